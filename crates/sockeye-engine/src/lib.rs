@@ -1,0 +1,35 @@
+//! Engine.IO server (protocol v3 and v4).
+//!
+//! This crate knows bytes and sessions only: it performs the handshake, runs the
+//! HTTP long-polling and WebSocket transports, upgrades polling sessions to
+//! WebSocket, keeps the heartbeat, and hands every message to an [`EngineHandler`].
+//! Socket.IO (namespaces, rooms, acks) lives in the `sockeye` crate on top of it.
+//!
+//! The entry point is [`EngineService`], a `tower` service that answers the
+//! requests under the configured path (`/engine.io/` by default).
+
+mod config;
+mod error;
+mod handler;
+mod message;
+mod packet;
+mod payload;
+mod request;
+mod service;
+mod session;
+mod sid;
+// Transport and timer internals.
+mod cors;
+mod heartbeat;
+mod polling;
+mod queue;
+mod websocket;
+
+pub use config::{Cors, EngineConfig, EngineConfigBuilder, Transport};
+pub use error::{EngineError, HttpErrorCode, SendError};
+pub use handler::{AllowRequest, EngineHandler};
+pub use message::{Incoming, Message, Outgoing};
+pub use request::{RemoteAddr, RequestInfo};
+pub use service::{EngineLayer, EngineService, NotFound};
+pub use session::{CloseReason, EngineSocket, ProtocolVersion};
+pub use sid::Sid;

@@ -1,0 +1,116 @@
+//! What the server keeps of the HTTP request that opened a session.
+
+use std::borrow::Cow;
+use std::net::SocketAddr;
+
+use http::{HeaderMap, Method, Uri};
+
+/// The handshake request: headers, query, origin, cookies and the peer's address.
+/// Seen by the [`AllowRequest`](crate::AllowRequest) hook and kept by the session
+/// (Socket.IO middleware authenticates from it).
+#[derive(Debug, Clone)]
+pub struct RequestInfo {
+    pub method: Method,
+    pub uri: Uri,
+    pub headers: HeaderMap,
+    /// The peer's address, when the server that received the request put a
+    /// [`SocketAddr`] (or [`RemoteAddr`]) in the request extensions.
+    pub remote_addr: Option<SocketAddr>,
+}
+
+/// Request extension carrying the peer address; [`serve`](crate::serve) inserts it.
+#[derive(Debug, Clone, Copy)]
+pub struct RemoteAddr(pub SocketAddr);
+
+impl RequestInfo {
+    /// Captures the parts of a request the session keeps.
+    pub fn from_request<B>(req: &http::Request<B>) -> Self {
+        let remote_addr = req
+            .extensions()
+            .get::<RemoteAddr>()
+            .map(|r| r.0)
+            .or_else(|| req.extensions().get::<SocketAddr>().copied());
+        RequestInfo {
+            method: req.method().clone(),
+            uri: req.uri().clone(),
+            headers: req.headers().clone(),
+            remote_addr,
+        }
+    }
+
+    /// A query parameter, percent-decoded.
+    pub fn query(&self, key: &str) -> Option<Cow<'_, str>> {
+        query_param(self.uri.query().unwrap_or(""), key)
+    }
+
+    /// The `Origin` header.
+    pub fn origin(&self) -> Option<&str> {
+        self.headers.get(http::header::ORIGIN)?.to_str().ok()
+    }
+
+    /// A cookie's raw value (not percent-decoded), from every `Cookie` header.
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        self.headers
+            .get_all(http::header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(k, _)| k.trim() == name)
+            .map(|(_, v)| v.trim().trim_matches('"'))
+    }
+}
+
+/// Finds `key` in a query string and percent-decodes its value (`+` is a space).
+pub fn query_param<'a>(query: &'a str, key: &str) -> Option<Cow<'a, str>> {
+    query
+        .split('&')
+        .filter_map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode(k) == key).then(|| percent_decode(v))
+        })
+        .next()
+}
+
+/// Percent-decodes `s`; malformed escapes are kept as they are.
+pub fn percent_decode(s: &str) -> Cow<'_, str> {
+    if !s.contains(['%', '+']) {
+        return Cow::Borrowed(s);
+    }
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => match (bytes.get(i + 1).and_then(hex), bytes.get(i + 2).and_then(hex)) {
+                (Some(h), Some(l)) => {
+                    out.push(h << 4 | l);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    Cow::Owned(String::from_utf8_lossy(&out).into_owned())
+}
+
+fn hex(b: &u8) -> Option<u8> {
+    (*b as char).to_digit(16).map(|d| d as u8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_query_values() {
+        assert_eq!(query_param("EIO=4&transport=polling", "EIO").as_deref(), Some("4"));
+        assert_eq!(query_param("a=x%20y+z&b", "a").as_deref(), Some("x y z"));
+        assert_eq!(query_param("b", "b").as_deref(), Some(""));
+        assert_eq!(query_param("a=%zz%4", "a").as_deref(), Some("%zz%4"));
+        assert_eq!(query_param("a=1", "c"), None);
+    }
+}

@@ -1,0 +1,1 @@
+//! TODO: Value (helper B)
