@@ -8,13 +8,18 @@
 //! The entry point is [`EngineService`], a `tower` service that answers the
 //! requests under the configured path (`/engine.io/` by default).
 
+mod body;
 mod config;
+mod dispatch;
+mod engine;
 mod error;
 mod handler;
 mod message;
 mod packet;
 mod payload;
 mod request;
+mod response;
+mod serve;
 mod service;
 mod session;
 mod sid;
@@ -25,11 +30,13 @@ mod polling;
 mod queue;
 mod websocket;
 
+pub use body::{BoxError, EngineBody};
 pub use config::{Cors, EngineConfig, EngineConfigBuilder, Transport};
 pub use error::{EngineError, HttpErrorCode, SendError};
 pub use handler::{AllowRequest, EngineHandler};
 pub use message::{Incoming, Message, Outgoing};
 pub use request::{RemoteAddr, RequestInfo};
-pub use service::{EngineLayer, EngineService, NotFound};
+pub use serve::{serve, serve_with_shutdown};
+pub use service::{EngineLayer, EngineService, NotFound, ResponseFuture};
 pub use session::{CloseReason, EngineSocket, ProtocolVersion};
 pub use sid::Sid;

@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::net::SocketAddr;
 
-use http::{HeaderMap, Method, Uri};
+use http::{HeaderMap, HeaderValue, Method, Uri};
 
 /// The handshake request: headers, query, origin, cookies and the peer's address.
 /// Seen by the [`AllowRequest`](crate::AllowRequest) hook and kept by the session
@@ -24,16 +24,28 @@ pub struct RemoteAddr(pub SocketAddr);
 
 impl RequestInfo {
     /// Captures the parts of a request the session keeps.
+    ///
+    /// Header values and the URI are copied rather than shared: hyper parses them as
+    /// slices of the connection's read buffer, and a shared slice would keep that whole
+    /// buffer (8 KiB) alive for the life of the session.
     pub fn from_request<B>(req: &http::Request<B>) -> Self {
         let remote_addr = req
             .extensions()
             .get::<RemoteAddr>()
             .map(|r| r.0)
             .or_else(|| req.extensions().get::<SocketAddr>().copied());
+        let mut headers = HeaderMap::with_capacity(req.headers().len());
+        for (name, value) in req.headers() {
+            let mut copy =
+                HeaderValue::from_bytes(value.as_bytes()).unwrap_or_else(|_| value.clone());
+            copy.set_sensitive(value.is_sensitive());
+            headers.append(name.clone(), copy);
+        }
+        let uri = Uri::try_from(req.uri().to_string()).unwrap_or_else(|_| req.uri().clone());
         RequestInfo {
             method: req.method().clone(),
-            uri: req.uri().clone(),
-            headers: req.headers().clone(),
+            uri,
+            headers,
             remote_addr,
         }
     }
@@ -83,7 +95,10 @@ pub fn percent_decode(s: &str) -> Cow<'_, str> {
     while i < bytes.len() {
         match bytes[i] {
             b'+' => out.push(b' '),
-            b'%' => match (bytes.get(i + 1).and_then(hex), bytes.get(i + 2).and_then(hex)) {
+            b'%' => match (
+                bytes.get(i + 1).and_then(hex),
+                bytes.get(i + 2).and_then(hex),
+            ) {
                 (Some(h), Some(l)) => {
                     out.push(h << 4 | l);
                     i += 2;
@@ -107,7 +122,10 @@ mod tests {
 
     #[test]
     fn decodes_query_values() {
-        assert_eq!(query_param("EIO=4&transport=polling", "EIO").as_deref(), Some("4"));
+        assert_eq!(
+            query_param("EIO=4&transport=polling", "EIO").as_deref(),
+            Some("4")
+        );
         assert_eq!(query_param("a=x%20y+z&b", "a").as_deref(), Some("x y z"));
         assert_eq!(query_param("b", "b").as_deref(), Some(""));
         assert_eq!(query_param("a=%zz%4", "a").as_deref(), Some("%zz%4"));

@@ -15,7 +15,9 @@ impl Sid {
     pub fn random() -> Self {
         let mut raw = [0u8; 15];
         rand::rng().fill_bytes(&mut raw);
-        Sid(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw).into())
+        Sid(base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(raw)
+            .into())
     }
 
     /// The id as text.

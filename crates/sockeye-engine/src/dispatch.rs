@@ -1,0 +1,148 @@
+//! Routes one Engine.IO request: verifies it in the reference server's order
+//! (transport, session id, method, upgrade, `allowRequest`, protocol version) and hands
+//! it to the polling or websocket transport.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{Method, Request, StatusCode};
+use http_body::Body;
+
+use crate::body::BoxError;
+use crate::engine::Engine;
+use crate::request::query_param;
+use crate::response::{self, EngineResponse};
+use crate::websocket::{self, Mode};
+use crate::{cors, polling, HttpErrorCode, ProtocolVersion, RequestInfo, Transport};
+
+/// The query parameters the protocol defines.
+struct Query {
+    eio: Option<ProtocolVersion>,
+    transport: Option<Transport>,
+    sid: Option<String>,
+    /// `b64`: the client cannot take binary (any non-empty value, as in the reference).
+    b64: bool,
+    /// `j`: JSONP polling, which this server does not implement.
+    jsonp: bool,
+}
+
+impl Query {
+    fn parse(query: &str) -> Self {
+        Query {
+            eio: query_param(query, "EIO").and_then(|v| ProtocolVersion::from_query(&v)),
+            transport: query_param(query, "transport").and_then(|v| Transport::parse(&v)),
+            sid: query_param(query, "sid").map(|v| v.into_owned()),
+            b64: query_param(query, "b64").is_some_and(|v| !v.is_empty()),
+            jsonp: query_param(query, "j").is_some(),
+        }
+    }
+}
+
+fn refuse(code: HttpErrorCode, message: Option<&str>) -> EngineResponse {
+    tracing::debug!(
+        code = code as u8,
+        reason = code.message(),
+        "engine.io request refused"
+    );
+    response::error(code, message)
+}
+
+/// Answers a request under the engine's path, CORS headers included when configured.
+pub(crate) async fn handle<B>(engine: Arc<Engine>, request: Request<B>) -> EngineResponse
+where
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    let Some(cors) = engine.config.cors.clone() else {
+        return route(&engine, request).await;
+    };
+    let request_headers = request.headers().clone();
+    if request.method() == Method::OPTIONS {
+        let mut res = response::status(StatusCode::NO_CONTENT);
+        res.headers_mut()
+            .insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(0));
+        cors::apply_preflight(&cors, &request_headers, res.headers_mut());
+        return res;
+    }
+    let mut res = route(&engine, request).await;
+    if res.status() != StatusCode::SWITCHING_PROTOCOLS {
+        cors::apply(&cors, &request_headers, res.headers_mut());
+    }
+    res
+}
+
+async fn route<B>(engine: &Arc<Engine>, mut request: Request<B>) -> EngineResponse
+where
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    let query = Query::parse(request.uri().query().unwrap_or(""));
+    let Some(transport) = query
+        .transport
+        .filter(|t| engine.config.transports.contains(t))
+    else {
+        return refuse(HttpErrorCode::UnknownTransport, None);
+    };
+    let upgrade = websocket::is_upgrade_request(&request);
+
+    if let Some(sid) = query.sid.as_deref() {
+        let Some(socket) = engine.get(sid) else {
+            return refuse(HttpErrorCode::UnknownSid, None);
+        };
+        // Also refuses polling requests once the session moved to websocket; the
+        // session itself carries on.
+        if !upgrade && socket.transport() != transport {
+            return refuse(HttpErrorCode::BadRequest, None);
+        }
+        if query.eio != Some(socket.protocol()) {
+            return refuse(HttpErrorCode::BadRequest, None);
+        }
+        if upgrade {
+            if transport != Transport::Websocket {
+                return refuse(HttpErrorCode::BadRequest, None);
+            }
+            return websocket::accept(engine, &mut request, Mode::Upgrade { socket }, query.b64);
+        }
+        return match (transport, request.method()) {
+            (Transport::Polling, &Method::GET) => polling::poll(socket).await,
+            (Transport::Polling, &Method::POST) => polling::post(socket, request).await,
+            (Transport::Polling, _) => response::status(StatusCode::INTERNAL_SERVER_ERROR),
+            (Transport::Websocket, _) => refuse(HttpErrorCode::BadRequest, None),
+        };
+    }
+
+    if request.method() != Method::GET {
+        return refuse(HttpErrorCode::BadHandshakeMethod, None);
+    }
+    if transport == Transport::Websocket && !upgrade {
+        return refuse(HttpErrorCode::BadRequest, None);
+    }
+    if query.jsonp {
+        return refuse(HttpErrorCode::BadRequest, None);
+    }
+    let info = RequestInfo::from_request(&request);
+    if let Some(allow) = &engine.config.allow_request {
+        if let Err(message) = allow(&info) {
+            return refuse(HttpErrorCode::Forbidden, Some(&message));
+        }
+    }
+    let protocol = match query.eio {
+        Some(ProtocolVersion::V3) if !engine.config.allow_eio3 => None,
+        other => other,
+    };
+    let Some(protocol) = protocol else {
+        return refuse(HttpErrorCode::UnsupportedProtocolVersion, None);
+    };
+    match transport {
+        Transport::Polling => polling::handshake(engine, info, protocol, query.b64),
+        Transport::Websocket => websocket::accept(
+            engine,
+            &mut request,
+            Mode::Handshake {
+                request: Box::new(info),
+                protocol,
+            },
+            query.b64,
+        ),
+    }
+}

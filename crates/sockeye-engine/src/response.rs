@@ -1,0 +1,103 @@
+//! The plain HTTP responses of the engine. The engine builds `Response<Vec<Bytes>>`;
+//! the service turns the chunk list into its [`EngineBody`](crate::EngineBody).
+
+use bytes::Bytes;
+use http::{header, HeaderValue, Response, StatusCode};
+use serde::Serialize;
+
+use crate::payload::EncodedPayload;
+use crate::HttpErrorCode;
+
+pub(crate) type EngineResponse = Response<Vec<Bytes>>;
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    code: u8,
+    message: &'a str,
+}
+
+/// The protocol's JSON error: 403 for `Forbidden`, 400 otherwise. `message` replaces
+/// the code's standard message (the reference server does so for `allowRequest`
+/// refusals).
+pub(crate) fn error(code: HttpErrorCode, message: Option<&str>) -> EngineResponse {
+    let status = match code {
+        HttpErrorCode::Forbidden => StatusCode::FORBIDDEN,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    let message = message.filter(|m| !m.is_empty()).unwrap_or(code.message());
+    let body = serde_json::to_vec(&ErrorBody {
+        code: code as u8,
+        message,
+    })
+    .unwrap_or_default();
+    with_body(status, "application/json", vec![Bytes::from(body)])
+}
+
+/// A status with an empty body (overlapping requests, oversized bodies).
+pub(crate) fn status(status: StatusCode) -> EngineResponse {
+    let mut res = Response::new(Vec::new());
+    *res.status_mut() = status;
+    res
+}
+
+/// The answer to a polling POST. `text/html` rather than `text/plain` because some
+/// old user agents offered plain-text responses as downloads.
+pub(crate) fn post_ok() -> EngineResponse {
+    with_body(StatusCode::OK, "text/html", vec![Bytes::from_static(b"ok")])
+}
+
+/// A polling GET's payload.
+pub(crate) fn payload(payload: EncodedPayload) -> EngineResponse {
+    let content_type = if payload.binary {
+        "application/octet-stream"
+    } else {
+        "text/plain; charset=UTF-8"
+    };
+    with_body(StatusCode::OK, content_type, payload.chunks)
+}
+
+fn with_body(status: StatusCode, content_type: &'static str, body: Vec<Bytes>) -> EngineResponse {
+    let len = body.iter().map(Bytes::len).sum::<usize>();
+    let mut res = Response::new(body);
+    *res.status_mut() = status;
+    let headers = res.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    if status == StatusCode::OK {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(res: &EngineResponse) -> String {
+        String::from_utf8(res.body().concat()).unwrap_or_default()
+    }
+
+    #[test]
+    fn json_errors() {
+        let res = error(HttpErrorCode::UnsupportedProtocolVersion, None);
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(res.headers()[header::CONTENT_TYPE], "application/json");
+        assert_eq!(
+            body(&res),
+            r#"{"code":5,"message":"Unsupported protocol version"}"#
+        );
+        let res = error(HttpErrorCode::Forbidden, Some("no \"way\""));
+        assert_eq!(res.status(), StatusCode::FORBIDDEN);
+        assert_eq!(body(&res), r#"{"code":4,"message":"no \"way\""}"#);
+        let res = error(HttpErrorCode::Forbidden, Some(""));
+        assert_eq!(body(&res), r#"{"code":4,"message":"Forbidden"}"#);
+    }
+
+    #[test]
+    fn post_answer() {
+        let res = post_ok();
+        assert_eq!(res.headers()[header::CONTENT_TYPE], "text/html");
+        assert_eq!(res.headers()[header::CONTENT_LENGTH], "2");
+        assert_eq!(body(&res), "ok");
+    }
+}

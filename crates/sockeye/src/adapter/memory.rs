@@ -1,0 +1,251 @@
+//! The in-memory adapter: a room index for the sockets of this node.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use parking_lot::RwLock;
+
+use super::{
+    Adapter, AdapterContext, AdapterError, BoxFuture, BroadcastOptions, Room, SocketId,
+};
+use crate::{AckError, Packet, RemoteSocket, Socket, Value};
+
+/// Rooms of the local sockets, in both directions so that joining, leaving and
+/// resolving a broadcast are all map lookups.
+#[derive(Default)]
+struct RoomIndex {
+    rooms: HashMap<Room, HashSet<SocketId>>,
+    sids: HashMap<SocketId, HashSet<Room>>,
+}
+
+/// The default adapter: everything happens on this node.
+pub struct MemoryAdapter {
+    ctx: AdapterContext,
+    index: RwLock<RoomIndex>,
+}
+
+impl MemoryAdapter {
+    pub fn new(ctx: AdapterContext) -> Self {
+        MemoryAdapter { ctx, index: RwLock::new(RoomIndex::default()) }
+    }
+
+    /// The namespace this adapter serves.
+    pub fn context(&self) -> &AdapterContext {
+        &self.ctx
+    }
+
+    /// The local sockets matching `opts`. A socket's own id works as a room that holds
+    /// only that socket, without being stored in the index.
+    pub fn local_sockets(&self, opts: &BroadcastOptions) -> Vec<Socket> {
+        let index = self.index.read();
+        let excluded = |id: &SocketId| {
+            opts.except.iter().any(|room| {
+                &**room == id.as_str()
+                    || index.rooms.get(room).is_some_and(|members| members.contains(id))
+            })
+        };
+        if opts.rooms.is_empty() {
+            return self.ctx.sockets_where(|id| !excluded(id));
+        }
+        let mut ids: HashSet<&SocketId> = HashSet::new();
+        let mut own_ids: Vec<&str> = Vec::new();
+        for room in &opts.rooms {
+            match index.rooms.get(room) {
+                Some(members) => ids.extend(members.iter()),
+                None => own_ids.push(room),
+            }
+        }
+        let mut sockets: Vec<Socket> = ids
+            .into_iter()
+            .filter(|id| !excluded(id))
+            .filter_map(|id| self.ctx.socket(id.as_str()))
+            .collect();
+        for id in own_ids {
+            if let Some(socket) = self.ctx.socket(id) {
+                if !excluded(socket.id()) && !sockets.iter().any(|s| s.id() == socket.id()) {
+                    sockets.push(socket);
+                }
+            }
+        }
+        sockets
+    }
+
+    /// Delivers a packet to the matching local sockets, encoding it once.
+    pub fn broadcast_local(&self, packet: &Packet, opts: &BroadcastOptions) {
+        let recipients = self.local_sockets(opts);
+        if recipients.is_empty() {
+            return;
+        }
+        let encoded = self.ctx.encode(packet);
+        for socket in &recipients {
+            socket.send_encoded(&encoded, opts.flags.volatile);
+        }
+    }
+
+    /// Local part of a broadcast with acks: sends the packet with a fresh ack id to the
+    /// matching local sockets and returns how many were reached and the stream of
+    /// their acknowledgements.
+    pub fn broadcast_with_ack_local(
+        &self,
+        mut packet: Packet,
+        opts: &BroadcastOptions,
+    ) -> (Vec<Socket>, u64, tokio::sync::mpsc::UnboundedReceiver<Vec<Value>>) {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let id = self.ctx.next_ack_id();
+        packet.id = Some(id);
+        let recipients = self.local_sockets(opts);
+        let encoded = self.ctx.encode(&packet);
+        let mut reached = Vec::with_capacity(recipients.len());
+        for socket in recipients {
+            socket.expect_shared_ack(id, tx.clone());
+            if socket.send_encoded(&encoded, opts.flags.volatile) {
+                reached.push(socket);
+            } else {
+                socket.forget_ack(id);
+            }
+        }
+        (reached, id, rx)
+    }
+}
+
+impl Adapter for MemoryAdapter {
+    fn add_all(&self, id: &SocketId, rooms: &[Room]) {
+        let mut index = self.index.write();
+        let index = &mut *index;
+        let own = index.sids.entry(id.clone()).or_default();
+        for room in rooms {
+            if own.insert(room.clone()) {
+                index.rooms.entry(room.clone()).or_default().insert(id.clone());
+            }
+        }
+    }
+
+    fn del(&self, id: &SocketId, room: &str) {
+        let mut index = self.index.write();
+        if let Some(own) = index.sids.get_mut(id) {
+            own.remove(room);
+            if own.is_empty() {
+                index.sids.remove(id);
+            }
+        }
+        if let Some(members) = index.rooms.get_mut(room) {
+            members.remove(id);
+            if members.is_empty() {
+                index.rooms.remove(room);
+            }
+        }
+    }
+
+    fn del_all(&self, id: &SocketId) {
+        let mut index = self.index.write();
+        let Some(own) = index.sids.remove(id) else { return };
+        for room in own {
+            if let Some(members) = index.rooms.get_mut(&room) {
+                members.remove(id);
+                if members.is_empty() {
+                    index.rooms.remove(&room);
+                }
+            }
+        }
+    }
+
+    fn socket_rooms(&self, id: &SocketId) -> Vec<Room> {
+        let index = self.index.read();
+        index.sids.get(id).map(|r| r.iter().cloned().collect()).unwrap_or_default()
+    }
+
+    fn rooms(&self) -> Vec<Room> {
+        self.index.read().rooms.keys().cloned().collect()
+    }
+
+    fn sockets(&self, opts: &BroadcastOptions) -> Vec<SocketId> {
+        self.local_sockets(opts).into_iter().map(|s| s.id().clone()).collect()
+    }
+
+    fn broadcast(&self, packet: Packet, opts: BroadcastOptions) -> Result<(), AdapterError> {
+        self.broadcast_local(&packet, &opts);
+        Ok(())
+    }
+
+    fn broadcast_with_ack(
+        &self,
+        packet: Packet,
+        opts: BroadcastOptions,
+        timeout: Duration,
+    ) -> BoxFuture<'static, Result<Vec<Vec<Value>>, AckError>> {
+        let (reached, id, rx) = self.broadcast_with_ack_local(packet, &opts);
+        Box::pin(collect_acks(reached, id, rx, timeout))
+    }
+
+    fn fetch_sockets(
+        &self,
+        opts: BroadcastOptions,
+    ) -> BoxFuture<'static, Result<Vec<RemoteSocket>, AdapterError>> {
+        let sockets: Vec<RemoteSocket> =
+            self.local_sockets(&opts).iter().map(RemoteSocket::from_local).collect();
+        Box::pin(async move { Ok(sockets) })
+    }
+
+    fn add_sockets(&self, opts: BroadcastOptions, rooms: Vec<Room>) -> Result<(), AdapterError> {
+        for socket in self.local_sockets(&opts) {
+            self.add_all(socket.id(), &rooms);
+        }
+        Ok(())
+    }
+
+    fn del_sockets(&self, opts: BroadcastOptions, rooms: Vec<Room>) -> Result<(), AdapterError> {
+        for socket in self.local_sockets(&opts) {
+            for room in &rooms {
+                self.del(socket.id(), room);
+            }
+        }
+        Ok(())
+    }
+
+    fn disconnect_sockets(&self, opts: BroadcastOptions, close: bool) -> Result<(), AdapterError> {
+        for socket in self.local_sockets(&opts) {
+            socket.disconnect_with(close);
+        }
+        Ok(())
+    }
+
+    fn server_count(&self) -> BoxFuture<'static, Result<usize, AdapterError>> {
+        Box::pin(async { Ok(1) })
+    }
+}
+
+/// Waits for one acknowledgement per reached socket, or the timeout. The sockets'
+/// pending entries are removed either way, so a late ack is ignored.
+pub async fn collect_acks(
+    reached: Vec<Socket>,
+    id: u64,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<Vec<Value>>,
+    timeout: Duration,
+) -> Result<Vec<Vec<Value>>, AckError> {
+    let expected = reached.len();
+    let mut received = Vec::with_capacity(expected);
+    let deadline = tokio::time::sleep(timeout);
+    tokio::pin!(deadline);
+    while received.len() < expected {
+        tokio::select! {
+            ack = rx.recv() => match ack {
+                Some(args) => received.push(args),
+                // Every pending entry was dropped: the remaining sockets disconnected.
+                None => break,
+            },
+            _ = &mut deadline => {
+                for socket in &reached {
+                    socket.forget_ack(id);
+                }
+                return Err(AckError::Partial { timeout, expected, received });
+            }
+        }
+    }
+    for socket in &reached {
+        socket.forget_ack(id);
+    }
+    if received.len() < expected {
+        return Err(AckError::Partial { timeout, expected, received });
+    }
+    Ok(received)
+}

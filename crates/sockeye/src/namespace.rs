@@ -1,0 +1,201 @@
+//! Namespaces: a name, its sockets, its middleware, its adapter.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use parking_lot::RwLock;
+use sockeye_engine::Outgoing;
+
+use crate::adapter::{Adapter, AdapterFactory, BroadcastOptions, Room, SocketId};
+use crate::handlers::{ConnectMiddleware, ConnectionHandler};
+use crate::operators::BroadcastOperator;
+use crate::{parser, ConnectError, Packet, ParserKind, ProtocolRevision, Socket};
+
+/// What a namespace does with new sockets; shared by the children of a dynamic
+/// namespace.
+pub(crate) struct NamespaceHandlers {
+    pub(crate) on_connection: RwLock<ConnectionHandler>,
+    pub(crate) middleware: RwLock<Vec<ConnectMiddleware>>,
+}
+
+pub(crate) struct NamespaceInner {
+    pub(crate) name: Arc<str>,
+    pub(crate) sockets: RwLock<HashMap<SocketId, Socket>>,
+    pub(crate) handlers: Arc<NamespaceHandlers>,
+    pub(crate) adapter: Arc<dyn Adapter>,
+    ack_ids: AtomicU64,
+}
+
+impl NamespaceInner {
+    pub(crate) fn new(
+        name: &str,
+        parser: ParserKind,
+        handlers: Arc<NamespaceHandlers>,
+        adapters: &dyn AdapterFactory,
+    ) -> Arc<Self> {
+        Arc::new_cyclic(|weak| {
+            let ctx = AdapterContext { ns: weak.clone(), name: name.into(), parser };
+            NamespaceInner {
+                name: name.into(),
+                sockets: RwLock::new(HashMap::new()),
+                handlers,
+                adapter: adapters.create(ctx),
+                ack_ids: AtomicU64::new(0),
+            }
+        })
+    }
+
+    pub(crate) fn next_ack_id(&self) -> u64 {
+        self.ack_ids.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub(crate) fn middleware(&self) -> Vec<ConnectMiddleware> {
+        self.handlers.middleware.read().clone()
+    }
+}
+
+/// A namespace of the server. Cheap to clone.
+///
+/// ```no_run
+/// # use sockeye::{SocketIo, Socket};
+/// # let io = SocketIo::builder().build();
+/// let chat = io.ns("/chat", |socket: Socket| async move {
+///     socket.join("lobby");
+/// });
+/// chat.to("lobby").emit("news", ("hello",)).ok();
+/// ```
+#[derive(Clone)]
+pub struct Namespace {
+    pub(crate) inner: Arc<NamespaceInner>,
+}
+
+impl Namespace {
+    /// The namespace's name, such as `/` or `/chat`.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// Adds a connect middleware: it runs before a socket joins the namespace and may
+    /// refuse it with a [`ConnectError`], which the client receives as `connect_error`.
+    /// Middleware may read the handshake and set the socket's data.
+    pub fn use_middleware<F, Fut>(&self, middleware: F) -> &Self
+    where
+        F: Fn(Socket) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), ConnectError>> + Send + 'static,
+    {
+        self.inner
+            .handlers
+            .middleware
+            .write()
+            .push(Arc::new(move |s| Box::pin(middleware(s))));
+        self
+    }
+
+    /// The local sockets of this namespace.
+    pub fn sockets(&self) -> Vec<Socket> {
+        self.inner.sockets.read().values().cloned().collect()
+    }
+
+    /// A local socket by id.
+    pub fn socket(&self, id: &str) -> Option<Socket> {
+        self.inner.sockets.read().get(id).cloned()
+    }
+
+    /// The adapter (rooms and broadcast).
+    pub fn adapter(&self) -> &Arc<dyn Adapter> {
+        &self.inner.adapter
+    }
+
+    fn operator(&self) -> BroadcastOperator {
+        BroadcastOperator::new(self.inner.clone(), BroadcastOptions::default())
+    }
+
+    /// Targets the sockets in `room` (can be chained).
+    pub fn to(&self, room: impl Into<Room>) -> BroadcastOperator {
+        self.operator().to(room)
+    }
+    /// Same as [`to`](Self::to).
+    pub fn within(&self, room: impl Into<Room>) -> BroadcastOperator {
+        self.operator().to(room)
+    }
+    /// Leaves out the sockets in `room`.
+    pub fn except(&self, room: impl Into<Room>) -> BroadcastOperator {
+        self.operator().except(room)
+    }
+    /// Only this node's sockets.
+    pub fn local(&self) -> BroadcastOperator {
+        self.operator().local()
+    }
+    /// The packet may be lost for clients that are not ready for it.
+    pub fn volatile(&self) -> BroadcastOperator {
+        self.operator().volatile()
+    }
+    /// Timeout for [`BroadcastOperator::emit_with_ack`].
+    pub fn timeout(&self, timeout: Duration) -> BroadcastOperator {
+        self.operator().timeout(timeout)
+    }
+    /// Emits an event to every socket of the namespace.
+    pub fn emit(&self, event: &str, args: impl crate::IntoArgs) -> Result<(), crate::EmitError> {
+        self.operator().emit(event, args)
+    }
+    /// All sockets of the namespace, across the cluster.
+    pub async fn fetch_sockets(
+        &self,
+    ) -> Result<Vec<crate::RemoteSocket>, crate::adapter::AdapterError> {
+        self.operator().fetch_sockets().await
+    }
+    /// Makes every socket join rooms.
+    pub fn sockets_join(&self, rooms: impl crate::IntoRooms) -> Result<(), crate::adapter::AdapterError> {
+        self.operator().sockets_join(rooms)
+    }
+    /// Makes every socket leave rooms.
+    pub fn sockets_leave(&self, rooms: impl crate::IntoRooms) -> Result<(), crate::adapter::AdapterError> {
+        self.operator().sockets_leave(rooms)
+    }
+    /// Disconnects every socket.
+    pub fn disconnect_sockets(&self, close: bool) -> Result<(), crate::adapter::AdapterError> {
+        self.operator().disconnect_sockets(close)
+    }
+}
+
+/// What an adapter sees of its namespace: its name, its local sockets, and the
+/// encoder. Holds the namespace weakly (the namespace owns the adapter).
+#[derive(Clone)]
+pub struct AdapterContext {
+    ns: Weak<NamespaceInner>,
+    name: Arc<str>,
+    parser: ParserKind,
+}
+
+impl AdapterContext {
+    /// The namespace's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// A local socket by id.
+    pub fn socket(&self, id: &str) -> Option<Socket> {
+        self.ns.upgrade()?.sockets.read().get(id).cloned()
+    }
+
+    /// The local sockets whose id passes `keep`.
+    pub fn sockets_where(&self, mut keep: impl FnMut(&SocketId) -> bool) -> Vec<Socket> {
+        let Some(ns) = self.ns.upgrade() else { return Vec::new() };
+        let sockets = ns.sockets.read();
+        sockets.iter().filter(|(id, _)| keep(id)).map(|(_, s)| s.clone()).collect()
+    }
+
+    /// Encodes a packet once for every local recipient (the event encoding is the same
+    /// for protocol revisions 4 and 5).
+    pub fn encode(&self, packet: &Packet) -> Outgoing {
+        parser::encode(self.parser, ProtocolRevision::V5, packet)
+    }
+
+    /// A fresh acknowledgement id, unique in the namespace.
+    pub fn next_ack_id(&self) -> u64 {
+        self.ns.upgrade().map(|ns| ns.next_ack_id()).unwrap_or(0)
+    }
+}
