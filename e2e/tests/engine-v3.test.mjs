@@ -4,7 +4,8 @@
 //
 // v3 has three polling payload formats, all covered: text (`<len>:<packet>`, lengths
 // in UTF-16 units), binary XHR2 (`application/octet-stream`) when binary data is
-// present, and base64 (`b4…`) for clients created with `forceBase64`.
+// present (the `xhr2` variant, see below), and base64 (`b4…`) for clients without
+// XHR2 (plain Node) or created with `forceBase64`.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';

@@ -17,10 +17,10 @@ use crate::{
 /// Websocket read buffer per connection. Small on purpose: idle connections dominate
 /// a busy server and each one holds this buffer for its whole life; large messages
 /// still arrive, in more reads.
-const WS_READ_BUFFER: usize = 4 * 1024;
+const WS_READ_BUFFER: usize = 2 * 1024;
 /// Frames are handed to the socket once this much is buffered (and at every flush, once
 /// per batch).
-const WS_WRITE_BUFFER: usize = 8 * 1024;
+const WS_WRITE_BUFFER: usize = 4 * 1024;
 
 pub(crate) struct Engine {
     pub(crate) config: EngineConfig,

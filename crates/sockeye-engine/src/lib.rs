@@ -6,7 +6,16 @@
 //! Socket.IO (namespaces, rooms, acks) lives in the `sockeye` crate on top of it.
 //!
 //! The entry point is [`EngineService`], a `tower` service that answers the
-//! requests under the configured path (`/engine.io/` by default).
+//! requests under the configured path (`/engine.io/` by default); [`EngineLayer`]
+//! mounts it in front of another service (an axum `Router`), and [`serve`] runs it on
+//! a TCP listener.
+//!
+//! How a session works: all its state (phase, transport, upgrade step, outgoing
+//! queue, heartbeat deadlines) sits behind one small lock, and whoever carries data
+//! for it waits on one `Notify`: the pending polling GET, a polling session's timer
+//! task, or the single task of its websocket connection. An upgrade is one state
+//! change under that lock, so queued messages move from polling to websocket in
+//! order, none lost or duplicated.
 
 mod body;
 mod config;

@@ -346,6 +346,7 @@ impl EngineSocket {
             Wake,
             Deliver(crate::Incoming),
             Close(CloseReason),
+            ClientClosed,
         }
         let now = Instant::now();
         let then = {
@@ -376,7 +377,7 @@ impl EngineSocket {
                     ProtocolVersion::V3 => Then::Close(CloseReason::TransportError),
                 },
                 Inbound::Message(m) => Then::Deliver(m),
-                Inbound::Close => Then::Close(CloseReason::TransportClose),
+                Inbound::Close => Then::ClientClosed,
                 Inbound::Open | Inbound::Upgrade | Inbound::Noop => Then::Nothing,
             }
         };
@@ -384,6 +385,9 @@ impl EngineSocket {
             Then::Nothing => {}
             Then::Wake => self.inner.wake.notify_waiters(),
             Then::Deliver(m) => self.inner.engine.handler.on_message(self, m),
+            // The client is gone: as in the reference server, a pending GET is released
+            // with a noop rather than a close packet nobody reads.
+            Then::ClientClosed => self.close_silently(CloseReason::TransportClose),
             Then::Close(reason) => {
                 if reason == CloseReason::TransportError {
                     tracing::debug!(sid = %self.inner.sid, "heartbeat packet in the wrong direction");

@@ -38,7 +38,8 @@ use crate::{
 
 /// How long a closing connection waits for the client's close frame.
 const CLOSE_LINGER: Duration = Duration::from_secs(1);
-/// A write queue that grew past this many frames is freed once written.
+/// Write buffers (queued items, frames) that grew past this many entries are freed
+/// once written, so an idle connection does not keep the memory of a burst.
 const OUT_KEEP: usize = 16;
 
 /// What the websocket is for.
@@ -143,11 +144,13 @@ async fn run(engine: Arc<Engine>, on_upgrade: OnUpgrade, mode: Mode, b64: bool) 
             serve(ws, socket, b64).await;
         }
         Mode::Upgrade { socket } => {
-            if probe(&mut ws, &socket, engine.config.upgrade_timeout).await {
+            // Boxed, like the closing handshake below: each runs once per connection,
+            // and inline they would make every connection's task larger for its life.
+            if Box::pin(probe(&mut ws, &socket, engine.config.upgrade_timeout)).await {
                 serve(ws, socket, b64).await;
             } else {
                 socket.cancel_upgrade();
-                close_connection(ws, None).await;
+                Box::pin(close_connection(ws, None)).await;
             }
         }
     }
@@ -236,26 +239,48 @@ where
     let sleep = tokio::time::sleep(Duration::from_secs(3600));
     tokio::pin!(sleep);
     let mut armed: Option<Instant> = None;
+    // Graceful close: how long the last batch may take to write.
+    let mut linger_until: Option<Instant> = None;
 
     let end = loop {
         let notified = socket.inner.wake.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
 
-        let next = socket.tick(Instant::now(), false);
+        let now = Instant::now();
+        let mut next = socket.tick(now, false);
+        if next.is_none() && !then_close {
+            // Closed by the server (or the heartbeat) without a flush: whatever is
+            // still being written is abandoned, which also frees a task stuck on a
+            // client that stopped reading.
+            break End::Closed;
+        }
         if !writing && !then_close {
             match socket.take_ws(&mut batch) {
                 Drain::Open => {}
-                Drain::ThenClose => then_close = true,
+                Drain::ThenClose => {
+                    then_close = true;
+                    linger_until = Some(now + socket.inner.engine.config.ping_timeout);
+                }
                 Drain::Closed => break End::Closed,
             }
             for item in batch.drain(..) {
                 push_frames(item, protocol, b64, &mut out);
             }
+            if batch.capacity() > OUT_KEEP {
+                batch = Vec::new();
+            }
             writing = !out.is_empty();
         }
-        if then_close && !writing {
-            break End::Closed;
+        if then_close {
+            if !writing {
+                break End::Closed;
+            }
+            // A graceful close waits for the flush, but not forever.
+            if linger_until.is_some_and(|d| now >= d) {
+                break End::Gone;
+            }
+            next = linger_until;
         }
         if let Some(deadline) = next {
             if armed != Some(deadline) {
@@ -265,14 +290,16 @@ where
         }
         let timer_armed = next.is_some();
 
+        // The write goes first so that a client that never stops sending cannot starve
+        // its own replies; timers are checked at the top of every turn anyway.
         let event = poll_fn(|cx| {
-            if let Poll::Ready(frame) = ws.poll_next_unpin(cx) {
-                return Poll::Ready(Event::Read(frame));
-            }
             if writing {
                 if let Poll::Ready(result) = poll_write(cx, &mut ws, &mut out) {
                     return Poll::Ready(Event::Written(result));
                 }
+            }
+            if let Poll::Ready(frame) = ws.poll_next_unpin(cx) {
+                return Poll::Ready(Event::Read(frame));
             }
             if timer_armed && sleep.as_mut().poll(cx).is_ready() {
                 return Poll::Ready(Event::Timer);

@@ -733,3 +733,80 @@ async fn binary_message_content_reaches_the_handler() {
         }
     }
 }
+
+#[tokio::test]
+async fn concurrent_posts_are_refused() {
+    let mut server = Server::start(config().build()).await;
+    let (sid, _) = handshake(server.addr, 4).await;
+    let path = server.url(&format!("EIO=4&transport=polling&sid={sid}"));
+    // a POST whose body is still on its way
+    let mut slow = tokio::net::TcpStream::connect(server.addr)
+        .await
+        .expect("connect");
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: text/plain\r\ncontent-length: 10\r\n\r\n4ab"
+    );
+    slow.write_all(head.as_bytes()).await.expect("write");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        post(server.addr, &path, "4second").await.status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        server.next_close().await,
+        (sid, CloseReason::TransportError)
+    );
+}
+
+#[tokio::test]
+async fn client_close_packet_releases_the_poll_with_a_noop() {
+    let mut server = Server::start(config().build()).await;
+    let (sid, _) = handshake(server.addr, 4).await;
+    let path = server.url(&format!("EIO=4&transport=polling&sid={sid}"));
+    let addr = server.addr;
+    let pending = tokio::spawn({
+        let path = path.clone();
+        async move { get(addr, &path).await }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(post(addr, &path, "1").await.text(), "ok");
+    assert_eq!(pending.await.expect("GET").text(), "6");
+    assert_eq!(
+        server.next_close().await,
+        (sid, CloseReason::TransportClose)
+    );
+}
+
+#[tokio::test]
+async fn serve_with_shutdown_stops_accepting() {
+    let (tx, _events) = tokio::sync::mpsc::unbounded_channel();
+    let service = sockeye_engine::EngineService::new(config().build(), Echo(tx));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(sockeye_engine::serve_with_shutdown(
+        listener,
+        service,
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    assert_eq!(
+        get(addr, "/engine.io/?EIO=4&transport=polling")
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let _ = stop.send(());
+    let result = tokio::time::timeout(WAIT, server)
+        .await
+        .expect("returns")
+        .expect("task");
+    assert!(result.is_ok());
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "listener closed"
+    );
+}

@@ -81,15 +81,21 @@ async fn on_connection(socket: Socket) {
     socket.on("message", |socket: Socket, event: Event| async move {
         socket.emit("message-back", event.args).ok();
     });
-    socket.on("message-with-ack", |_: Socket, mut event: Event| async move {
-        let args = std::mem::take(&mut event.args);
-        event.ack(args).ok();
-    });
-    socket.on("broadcast-request", |socket: Socket, mut event: Event| async move {
-        let ns = socket.namespace();
-        ns.emit("broadcast", std::mem::take(&mut event.args)).ok();
-        event.ack((ns.sockets().len(),)).ok();
-    });
+    socket.on(
+        "message-with-ack",
+        |_: Socket, mut event: Event| async move {
+            let args = std::mem::take(&mut event.args);
+            event.ack(args).ok();
+        },
+    );
+    socket.on(
+        "broadcast-request",
+        |socket: Socket, mut event: Event| async move {
+            let ns = socket.namespace();
+            ns.emit("broadcast", std::mem::take(&mut event.args)).ok();
+            event.ack((ns.sockets().len(),)).ok();
+        },
+    );
     socket.on("join", |socket: Socket, mut event: Event| async move {
         if let Some(room) = event.arg(0).and_then(Value::as_str) {
             socket.join(room.to_string());
@@ -111,42 +117,55 @@ async fn on_connection(socket: Socket) {
         }
         event.ack(("ok",)).ok();
     });
-    socket.on("volatile-request", |socket: Socket, mut event: Event| async move {
-        let n = event.arg(0).and_then(Value::as_u64).unwrap_or(0);
-        for i in 0..n {
-            socket.volatile().emit("volatile", (i,)).ok();
-        }
-        event.ack(("ok",)).ok();
-    });
-    socket.on("server-ack-request", |socket: Socket, event: Event| async move {
-        let answer = socket
-            .timeout(Duration::from_millis(1000))
-            .emit_with_ack("server-ack", event.args)
-            .await;
-        match answer {
-            Ok(args) => socket.emit("server-ack-result", args).ok(),
-            Err(_) => socket.emit("server-ack-result", ("timeout",)).ok(),
-        };
-    });
-    socket.on("broadcast-with-ack-request", |socket: Socket, mut event: Event| async move {
-        let args = std::mem::take(&mut event.args);
-        let result = socket
-            .namespace()
-            .timeout(Duration::from_millis(1000))
-            .emit_with_ack("ping-all", args)
-            .await;
-        let first = |acks: Vec<Vec<Value>>| -> Value {
-            Value::Array(acks.into_iter().map(|a| a.into_iter().next().unwrap_or(Value::Null)).collect())
-        };
-        let (err, responses) = match result {
-            Ok(acks) => (Value::Null, first(acks)),
-            Err(AckError::Partial { received, .. }) => {
-                (Value::from("operation has timed out"), first(received))
+    socket.on(
+        "volatile-request",
+        |socket: Socket, mut event: Event| async move {
+            let n = event.arg(0).and_then(Value::as_u64).unwrap_or(0);
+            for i in 0..n {
+                socket.volatile().emit("volatile", (i,)).ok();
             }
-            Err(e) => (Value::from(e.to_string()), Value::Array(Vec::new())),
-        };
-        event.ack((Value::Array(vec![err, responses]),)).ok();
-    });
+            event.ack(("ok",)).ok();
+        },
+    );
+    socket.on(
+        "server-ack-request",
+        |socket: Socket, event: Event| async move {
+            let answer = socket
+                .timeout(Duration::from_millis(1000))
+                .emit_with_ack("server-ack", event.args)
+                .await;
+            match answer {
+                Ok(args) => socket.emit("server-ack-result", args).ok(),
+                Err(_) => socket.emit("server-ack-result", ("timeout",)).ok(),
+            };
+        },
+    );
+    socket.on(
+        "broadcast-with-ack-request",
+        |socket: Socket, mut event: Event| async move {
+            let args = std::mem::take(&mut event.args);
+            let result = socket
+                .namespace()
+                .timeout(Duration::from_millis(1000))
+                .emit_with_ack("ping-all", args)
+                .await;
+            let first = |acks: Vec<Vec<Value>>| -> Value {
+                Value::Array(
+                    acks.into_iter()
+                        .map(|a| a.into_iter().next().unwrap_or(Value::Null))
+                        .collect(),
+                )
+            };
+            let (err, responses) = match result {
+                Ok(acks) => (Value::Null, first(acks)),
+                Err(AckError::Partial { received, .. }) => {
+                    (Value::from("operation has timed out"), first(received))
+                }
+                Err(e) => (Value::from(e.to_string()), Value::Array(Vec::new())),
+            };
+            event.ack((Value::Array(vec![err, responses]),)).ok();
+        },
+    );
     socket.on("disconnect-me", |socket: Socket, _: Event| async move {
         socket.disconnect();
     });

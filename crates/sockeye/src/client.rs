@@ -33,7 +33,11 @@ impl Client {
             ProtocolVersion::V4 => ProtocolRevision::V5,
         };
         Arc::new(Client {
-            decoder: Mutex::new(Decoder::new(io.config.parser, revision, io.config.decode_limits)),
+            decoder: Mutex::new(Decoder::new(
+                io.config.parser,
+                revision,
+                io.config.decode_limits,
+            )),
             engine,
             revision,
             parser: io.config.parser,
@@ -82,7 +86,11 @@ impl Client {
     }
 
     fn socket(&self, nsp: &str) -> Option<Socket> {
-        self.sockets.lock().iter().find(|(n, _)| &**n == nsp).map(|(_, s)| s.clone())
+        self.sockets
+            .lock()
+            .iter()
+            .find(|(n, _)| &**n == nsp)
+            .map(|(_, s)| s.clone())
     }
 
     pub(crate) fn remove_socket(&self, nsp: &str) {
@@ -228,7 +236,11 @@ impl Client {
                 Some(Value::Object(map))
             }
         };
-        self.send_packet(&Packet { nsp: nsp.to_string(), id: None, data: PacketData::Connect(data) });
+        self.send_packet(&Packet {
+            nsp: nsp.to_string(),
+            id: None,
+            data: PacketData::Connect(data),
+        });
         let on_connection = socket.inner.ns.handlers.on_connection.read().clone();
         run_inline(on_connection(socket));
     }

@@ -55,7 +55,10 @@ pub struct ConnectError {
 
 impl ConnectError {
     pub fn new(message: impl Into<String>) -> Self {
-        ConnectError { message: message.into(), data: None }
+        ConnectError {
+            message: message.into(),
+            data: None,
+        }
     }
 
     pub fn with_data(mut self, data: impl Into<Value>) -> Self {

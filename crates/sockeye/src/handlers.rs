@@ -29,7 +29,7 @@ pub(crate) type DisconnectingHandler = Arc<dyn Fn(&Socket, DisconnectReason) + S
 /// Runs a handler's future: polled once here, spawned only if it is not finished.
 pub(crate) fn run_inline(mut fut: BoxFuture<()>) {
     let mut cx = Context::from_waker(Waker::noop());
-    if let Poll::Pending = fut.as_mut().poll(&mut cx) {
+    if fut.as_mut().poll(&mut cx).is_pending() {
         tokio::spawn(fut);
     }
 }

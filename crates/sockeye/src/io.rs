@@ -183,7 +183,10 @@ impl IoInner {
         }
         let handlers = {
             let dynamic = self.dynamic.read();
-            dynamic.iter().find(|(matches, _)| matches(name)).map(|(_, h)| h.clone())
+            dynamic
+                .iter()
+                .find(|(matches, _)| matches(name))
+                .map(|(_, h)| h.clone())
         }?;
         let mut namespaces = self.namespaces.write();
         let ns = namespaces.entry(name.into()).or_insert_with(|| {
@@ -247,7 +250,12 @@ impl SocketIo {
             on_connection: RwLock::new(handler),
             middleware: RwLock::new(Vec::new()),
         });
-        let ns = NamespaceInner::new(&name, self.inner.config.parser, handlers, &*self.inner.adapters);
+        let ns = NamespaceInner::new(
+            &name,
+            self.inner.config.parser,
+            handlers,
+            &*self.inner.adapters,
+        );
         namespaces.insert(name.as_str().into(), ns.clone());
         Namespace { inner: ns }
     }
@@ -273,7 +281,10 @@ impl SocketIo {
             on_connection: RwLock::new(Arc::new(move |s| Box::pin(on_connection(s)))),
             middleware: RwLock::new(Vec::new()),
         });
-        self.inner.dynamic.write().push((Arc::new(matches), handlers.clone()));
+        self.inner
+            .dynamic
+            .write()
+            .push((Arc::new(matches), handlers.clone()));
         DynamicNamespace { handlers }
     }
 
@@ -300,18 +311,30 @@ impl SocketIo {
 
     /// A namespace by name, if it exists (dynamic children included).
     pub fn of(&self, name: &str) -> Option<Namespace> {
-        let ns = self.inner.namespaces.read().get(normalize(name).as_str()).cloned()?;
+        let ns = self
+            .inner
+            .namespaces
+            .read()
+            .get(normalize(name).as_str())
+            .cloned()?;
         Some(Namespace { inner: ns })
     }
 
     /// The names of the namespaces that exist now.
     pub fn namespaces(&self) -> Vec<String> {
-        self.inner.namespaces.read().keys().map(|k| k.to_string()).collect()
+        self.inner
+            .namespaces
+            .read()
+            .keys()
+            .map(|k| k.to_string())
+            .collect()
     }
 
     fn main_ns(&self) -> Namespace {
         let ns = self.inner.namespaces.read().get("/").cloned();
-        Namespace { inner: ns.expect("the main namespace is created with the server") }
+        Namespace {
+            inner: ns.expect("the main namespace is created with the server"),
+        }
     }
 
     /// Targets a room of namespace `/`.
@@ -368,7 +391,9 @@ impl SocketIo {
     }
 
     pub(crate) fn engine_handler(&self) -> IoHandler {
-        IoHandler { io: self.inner.clone() }
+        IoHandler {
+            io: self.inner.clone(),
+        }
     }
 }
 
@@ -385,7 +410,10 @@ impl DynamicNamespace {
         F: Fn(Socket) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), ConnectError>> + Send + 'static,
     {
-        self.handlers.middleware.write().push(Arc::new(move |s| Box::pin(middleware(s))));
+        self.handlers
+            .middleware
+            .write()
+            .push(Arc::new(move |s| Box::pin(middleware(s))));
         self
     }
 }
@@ -407,7 +435,10 @@ pub struct IoHandler {
 impl EngineHandler for IoHandler {
     fn on_open(&self, socket: &EngineSocket) {
         let client = Client::new(&self.io, socket.clone());
-        self.io.clients.write().insert(socket.sid().clone(), client.clone());
+        self.io
+            .clients
+            .write()
+            .insert(socket.sid().clone(), client.clone());
         client.start(&self.io);
     }
 

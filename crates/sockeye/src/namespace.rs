@@ -37,7 +37,11 @@ impl NamespaceInner {
         adapters: &dyn AdapterFactory,
     ) -> Arc<Self> {
         Arc::new_cyclic(|weak| {
-            let ctx = AdapterContext { ns: weak.clone(), name: name.into(), parser };
+            let ctx = AdapterContext {
+                ns: weak.clone(),
+                name: name.into(),
+                parser,
+            };
             NamespaceInner {
                 name: name.into(),
                 sockets: RwLock::new(HashMap::new()),
@@ -148,11 +152,17 @@ impl Namespace {
         self.operator().fetch_sockets().await
     }
     /// Makes every socket join rooms.
-    pub fn sockets_join(&self, rooms: impl crate::IntoRooms) -> Result<(), crate::adapter::AdapterError> {
+    pub fn sockets_join(
+        &self,
+        rooms: impl crate::IntoRooms,
+    ) -> Result<(), crate::adapter::AdapterError> {
         self.operator().sockets_join(rooms)
     }
     /// Makes every socket leave rooms.
-    pub fn sockets_leave(&self, rooms: impl crate::IntoRooms) -> Result<(), crate::adapter::AdapterError> {
+    pub fn sockets_leave(
+        &self,
+        rooms: impl crate::IntoRooms,
+    ) -> Result<(), crate::adapter::AdapterError> {
         self.operator().sockets_leave(rooms)
     }
     /// Disconnects every socket.
@@ -183,9 +193,15 @@ impl AdapterContext {
 
     /// The local sockets whose id passes `keep`.
     pub fn sockets_where(&self, mut keep: impl FnMut(&SocketId) -> bool) -> Vec<Socket> {
-        let Some(ns) = self.ns.upgrade() else { return Vec::new() };
+        let Some(ns) = self.ns.upgrade() else {
+            return Vec::new();
+        };
         let sockets = ns.sockets.read();
-        sockets.iter().filter(|(id, _)| keep(id)).map(|(_, s)| s.clone()).collect()
+        sockets
+            .iter()
+            .filter(|(id, _)| keep(id))
+            .map(|(_, s)| s.clone())
+            .collect()
     }
 
     /// Encodes a packet once for every local recipient (the event encoding is the same

@@ -19,7 +19,11 @@ pub struct BroadcastOperator {
 
 impl BroadcastOperator {
     pub(crate) fn new(ns: Arc<NamespaceInner>, opts: BroadcastOptions) -> Self {
-        BroadcastOperator { ns, opts, timeout: None }
+        BroadcastOperator {
+            ns,
+            opts,
+            timeout: None,
+        }
     }
 
     /// Adds a target room (a socket id works as a room).
@@ -86,7 +90,10 @@ impl BroadcastOperator {
     ) -> Result<Vec<Vec<Value>>, AckError> {
         let packet = Packet::event(&*self.ns.name, event, args.into_args());
         let timeout = self.timeout.unwrap_or(Duration::from_secs(5));
-        self.ns.adapter.broadcast_with_ack(packet, self.opts.clone(), timeout).await
+        self.ns
+            .adapter
+            .broadcast_with_ack(packet, self.opts.clone(), timeout)
+            .await
     }
 
     /// The selected sockets, with their rooms and data.
@@ -96,12 +103,16 @@ impl BroadcastOperator {
 
     /// Makes the selected sockets join rooms.
     pub fn sockets_join(&self, rooms: impl IntoRooms) -> Result<(), AdapterError> {
-        self.ns.adapter.add_sockets(self.opts.clone(), rooms.into_rooms())
+        self.ns
+            .adapter
+            .add_sockets(self.opts.clone(), rooms.into_rooms())
     }
 
     /// Makes the selected sockets leave rooms.
     pub fn sockets_leave(&self, rooms: impl IntoRooms) -> Result<(), AdapterError> {
-        self.ns.adapter.del_sockets(self.opts.clone(), rooms.into_rooms())
+        self.ns
+            .adapter
+            .del_sockets(self.opts.clone(), rooms.into_rooms())
     }
 
     /// Disconnects the selected sockets; with `close` their connections close too.

@@ -19,7 +19,10 @@ pub enum PacketData {
     Disconnect,
     /// An event: its name and arguments. Encoded as `BINARY_EVENT` when an argument
     /// holds binary data.
-    Event { name: String, args: Vec<Value> },
+    Event {
+        name: String,
+        args: Vec<Value>,
+    },
     /// An acknowledgement's arguments (`BINARY_ACK` when they hold binary data).
     Ack(Vec<Value>),
     /// v5: `{"message": …, "data": …}`; v4: a string.
@@ -41,7 +44,10 @@ impl Packet {
         Packet {
             nsp: nsp.into(),
             id: None,
-            data: PacketData::Event { name: name.into(), args },
+            data: PacketData::Event {
+                name: name.into(),
+                args,
+            },
         }
     }
 }

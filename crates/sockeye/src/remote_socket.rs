@@ -40,7 +40,10 @@ impl std::fmt::Debug for RemoteSocket {
 impl RemoteSocket {
     /// A description of a socket and the adapter that can reach it.
     pub fn new(description: SocketDescription, adapter: Arc<dyn Adapter>) -> Self {
-        RemoteSocket { description, adapter }
+        RemoteSocket {
+            description,
+            adapter,
+        }
     }
 
     pub(crate) fn from_local(socket: &Socket) -> Self {
@@ -58,7 +61,10 @@ impl RemoteSocket {
                 .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
                 .collect(),
         };
-        RemoteSocket { description, adapter: socket.inner.ns.adapter.clone() }
+        RemoteSocket {
+            description,
+            adapter: socket.inner.ns.adapter.clone(),
+        }
     }
 
     pub fn id(&self) -> &str {
@@ -72,7 +78,10 @@ impl RemoteSocket {
     }
 
     fn only_this(&self) -> BroadcastOptions {
-        BroadcastOptions { rooms: vec![Room::from(self.id())], ..Default::default() }
+        BroadcastOptions {
+            rooms: vec![Room::from(self.id())],
+            ..Default::default()
+        }
     }
 
     /// Emits an event to this socket.
@@ -82,15 +91,16 @@ impl RemoteSocket {
     }
     /// Makes this socket join rooms.
     pub fn join(&self, rooms: impl IntoRooms) -> Result<(), AdapterError> {
-        self.adapter.add_sockets(self.only_this(), rooms.into_rooms())
+        self.adapter
+            .add_sockets(self.only_this(), rooms.into_rooms())
     }
     /// Makes this socket leave rooms.
     pub fn leave(&self, rooms: impl IntoRooms) -> Result<(), AdapterError> {
-        self.adapter.del_sockets(self.only_this(), rooms.into_rooms())
+        self.adapter
+            .del_sockets(self.only_this(), rooms.into_rooms())
     }
     /// Disconnects this socket.
     pub fn disconnect(&self, close: bool) -> Result<(), AdapterError> {
         self.adapter.disconnect_sockets(self.only_this(), close)
     }
 }
-

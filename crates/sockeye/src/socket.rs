@@ -13,8 +13,8 @@ use tokio::sync::{mpsc, oneshot};
 use crate::adapter::{BroadcastOptions, Room, SocketId};
 use crate::client::Client;
 use crate::handlers::{
-    run_inline, AnyHandler, DisconnectHandler, DisconnectingHandler, EventHandler,
-    EventMiddleware, RefusedHandler,
+    run_inline, AnyHandler, DisconnectHandler, DisconnectingHandler, EventHandler, EventMiddleware,
+    RefusedHandler,
 };
 use crate::namespace::NamespaceInner;
 use crate::operators::BroadcastOperator;
@@ -108,7 +108,9 @@ impl Socket {
 
     /// The namespace the socket belongs to.
     pub fn namespace(&self) -> crate::Namespace {
-        crate::Namespace { inner: self.inner.ns.clone() }
+        crate::Namespace {
+            inner: self.inner.ns.clone(),
+        }
     }
 
     /// The CONNECT payload (`auth` option of the client), `{}` when there was none.
@@ -154,7 +156,11 @@ impl Socket {
         Fut: Future<Output = ()> + Send + 'static,
     {
         let handler: EventHandler = Arc::new(move |s, e| Box::pin(handler(s, e)));
-        self.inner.handlers.write().events.insert(event.into(), handler);
+        self.inner
+            .handlers
+            .write()
+            .events
+            .insert(event.into(), handler);
     }
 
     /// Registers a handler called with every incoming event, before its own handler.
@@ -169,17 +175,31 @@ impl Socket {
         &self,
         middleware: impl Fn(&Socket, &mut Event) -> Result<(), EventRefused> + Send + Sync + 'static,
     ) {
-        self.inner.handlers.write().middleware.push(Arc::new(middleware));
+        self.inner
+            .handlers
+            .write()
+            .middleware
+            .push(Arc::new(middleware));
     }
 
     /// Called when a per-event middleware refuses an event.
-    pub fn on_refused(&self, handler: impl Fn(&Socket, &Event, &EventRefused) + Send + Sync + 'static) {
+    pub fn on_refused(
+        &self,
+        handler: impl Fn(&Socket, &Event, &EventRefused) + Send + Sync + 'static,
+    ) {
         self.inner.handlers.write().refused.push(Arc::new(handler));
     }
 
     /// Called when the socket is about to disconnect, while it is still in its rooms.
-    pub fn on_disconnecting(&self, handler: impl Fn(&Socket, DisconnectReason) + Send + Sync + 'static) {
-        self.inner.handlers.write().disconnecting.push(Arc::new(handler));
+    pub fn on_disconnecting(
+        &self,
+        handler: impl Fn(&Socket, DisconnectReason) + Send + Sync + 'static,
+    ) {
+        self.inner
+            .handlers
+            .write()
+            .disconnecting
+            .push(Arc::new(handler));
     }
 
     /// Called once the socket has disconnected.
@@ -212,17 +232,26 @@ impl Socket {
         event: &str,
         args: impl IntoArgs,
     ) -> Result<Vec<Value>, AckError> {
-        self.emit_with_ack_inner(event, args.into_args(), None, false).await
+        self.emit_with_ack_inner(event, args.into_args(), None, false)
+            .await
     }
 
     /// Emit modifiers for this socket only.
     pub fn timeout(&self, timeout: Duration) -> SocketEmitter {
-        SocketEmitter { socket: self.clone(), timeout: Some(timeout), volatile: false }
+        SocketEmitter {
+            socket: self.clone(),
+            timeout: Some(timeout),
+            volatile: false,
+        }
     }
 
     /// The next emit may be lost if the client is not ready for it.
     pub fn volatile(&self) -> SocketEmitter {
-        SocketEmitter { socket: self.clone(), timeout: None, volatile: true }
+        SocketEmitter {
+            socket: self.clone(),
+            timeout: None,
+            volatile: true,
+        }
     }
 
     fn broadcaster(&self) -> BroadcastOperator {
@@ -257,7 +286,10 @@ impl Socket {
     /// Joins one room or several.
     pub fn join(&self, rooms: impl IntoRooms) {
         if self.connected() {
-            self.inner.ns.adapter.add_all(self.id(), &rooms.into_rooms());
+            self.inner
+                .ns
+                .adapter
+                .add_all(self.id(), &rooms.into_rooms());
         }
     }
 
@@ -285,11 +317,17 @@ impl Socket {
         if !self.connected() {
             return;
         }
-        let packet = Packet { nsp: self.nsp().to_string(), id: None, data: PacketData::Disconnect };
+        let packet = Packet {
+            nsp: self.nsp().to_string(),
+            id: None,
+            data: PacketData::Disconnect,
+        };
         let _ = self.send_packet(packet, false);
         self.close(DisconnectReason::ServerNamespaceDisconnect);
         if close {
-            self.inner.client.close_with(DisconnectReason::ForcedServerClose);
+            self.inner
+                .client
+                .close_with(DisconnectReason::ForcedServerClose);
         }
     }
 
@@ -354,7 +392,10 @@ impl Socket {
     pub(crate) fn on_packet(&self, packet: Packet) {
         match packet.data {
             PacketData::Event { name, args } => {
-                let ack = packet.id.map(|id| AckSender { socket: self.clone(), id });
+                let ack = packet.id.map(|id| AckSender {
+                    socket: self.clone(),
+                    id,
+                });
                 self.on_event(Event { name, args, ack });
             }
             PacketData::Ack(args) => {
@@ -455,7 +496,11 @@ impl SocketEmitter {
         self.socket.send_packet(packet, self.volatile)
     }
     /// Emits the event and waits for the acknowledgement, at most the timeout.
-    pub async fn emit_with_ack(&self, event: &str, args: impl IntoArgs) -> Result<Vec<Value>, AckError> {
+    pub async fn emit_with_ack(
+        &self,
+        event: &str,
+        args: impl IntoArgs,
+    ) -> Result<Vec<Value>, AckError> {
         self.socket
             .emit_with_ack_inner(event, args.into_args(), self.timeout, self.volatile)
             .await

@@ -5,9 +5,7 @@ use std::time::Duration;
 
 use parking_lot::RwLock;
 
-use super::{
-    Adapter, AdapterContext, AdapterError, BoxFuture, BroadcastOptions, Room, SocketId,
-};
+use super::{Adapter, AdapterContext, AdapterError, BoxFuture, BroadcastOptions, Room, SocketId};
 use crate::{AckError, Packet, RemoteSocket, Socket, Value};
 
 /// Rooms of the local sockets, in both directions so that joining, leaving and
@@ -26,7 +24,10 @@ pub struct MemoryAdapter {
 
 impl MemoryAdapter {
     pub fn new(ctx: AdapterContext) -> Self {
-        MemoryAdapter { ctx, index: RwLock::new(RoomIndex::default()) }
+        MemoryAdapter {
+            ctx,
+            index: RwLock::new(RoomIndex::default()),
+        }
     }
 
     /// The namespace this adapter serves.
@@ -41,7 +42,10 @@ impl MemoryAdapter {
         let excluded = |id: &SocketId| {
             opts.except.iter().any(|room| {
                 &**room == id.as_str()
-                    || index.rooms.get(room).is_some_and(|members| members.contains(id))
+                    || index
+                        .rooms
+                        .get(room)
+                        .is_some_and(|members| members.contains(id))
             })
         };
         if opts.rooms.is_empty() {
@@ -89,7 +93,11 @@ impl MemoryAdapter {
         &self,
         mut packet: Packet,
         opts: &BroadcastOptions,
-    ) -> (Vec<Socket>, u64, tokio::sync::mpsc::UnboundedReceiver<Vec<Value>>) {
+    ) -> (
+        Vec<Socket>,
+        u64,
+        tokio::sync::mpsc::UnboundedReceiver<Vec<Value>>,
+    ) {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let id = self.ctx.next_ack_id();
         packet.id = Some(id);
@@ -115,7 +123,11 @@ impl Adapter for MemoryAdapter {
         let own = index.sids.entry(id.clone()).or_default();
         for room in rooms {
             if own.insert(room.clone()) {
-                index.rooms.entry(room.clone()).or_default().insert(id.clone());
+                index
+                    .rooms
+                    .entry(room.clone())
+                    .or_default()
+                    .insert(id.clone());
             }
         }
     }
@@ -138,7 +150,9 @@ impl Adapter for MemoryAdapter {
 
     fn del_all(&self, id: &SocketId) {
         let mut index = self.index.write();
-        let Some(own) = index.sids.remove(id) else { return };
+        let Some(own) = index.sids.remove(id) else {
+            return;
+        };
         for room in own {
             if let Some(members) = index.rooms.get_mut(&room) {
                 members.remove(id);
@@ -151,7 +165,11 @@ impl Adapter for MemoryAdapter {
 
     fn socket_rooms(&self, id: &SocketId) -> Vec<Room> {
         let index = self.index.read();
-        index.sids.get(id).map(|r| r.iter().cloned().collect()).unwrap_or_default()
+        index
+            .sids
+            .get(id)
+            .map(|r| r.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
     fn rooms(&self) -> Vec<Room> {
@@ -159,7 +177,10 @@ impl Adapter for MemoryAdapter {
     }
 
     fn sockets(&self, opts: &BroadcastOptions) -> Vec<SocketId> {
-        self.local_sockets(opts).into_iter().map(|s| s.id().clone()).collect()
+        self.local_sockets(opts)
+            .into_iter()
+            .map(|s| s.id().clone())
+            .collect()
     }
 
     fn broadcast(&self, packet: Packet, opts: BroadcastOptions) -> Result<(), AdapterError> {
@@ -181,8 +202,11 @@ impl Adapter for MemoryAdapter {
         &self,
         opts: BroadcastOptions,
     ) -> BoxFuture<'static, Result<Vec<RemoteSocket>, AdapterError>> {
-        let sockets: Vec<RemoteSocket> =
-            self.local_sockets(&opts).iter().map(RemoteSocket::from_local).collect();
+        let sockets: Vec<RemoteSocket> = self
+            .local_sockets(&opts)
+            .iter()
+            .map(RemoteSocket::from_local)
+            .collect();
         Box::pin(async move { Ok(sockets) })
     }
 
@@ -245,7 +269,11 @@ pub async fn collect_acks(
         socket.forget_ack(id);
     }
     if received.len() < expected {
-        return Err(AckError::Partial { timeout, expected, received });
+        return Err(AckError::Partial {
+            timeout,
+            expected,
+            received,
+        });
     }
     Ok(received)
 }

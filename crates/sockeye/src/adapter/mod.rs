@@ -12,8 +12,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use memory::MemoryAdapter;
 pub use crate::namespace::AdapterContext;
+pub use memory::MemoryAdapter;
 
 use crate::{AckError, Packet, RemoteSocket, Value};
 

@@ -1,7 +1,6 @@
 //! Rules shared by both parsers: what a client's packet may contain, and how
 //! the server's CONNECT_ERROR payload is shaped for each protocol revision.
 
-
 use serde_json::Number;
 
 use super::{jsnum, DecodeLimits, ParseError};
@@ -114,4 +113,3 @@ pub(super) fn integral_u64(n: &Number) -> Option<u64> {
     // Floats at or above 2^64 do not fit; the cast saturates, so check first.
     (f >= 0.0 && f.fract() == 0.0 && f < 18_446_744_073_709_551_616.0).then_some(f as u64)
 }
-

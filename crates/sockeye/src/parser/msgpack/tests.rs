@@ -155,8 +155,9 @@ fn encodes_connect_error_as_given() {
         None,
         PacketData::ConnectError(json(r#"{"message":"nope","data":{"code":7}}"#)),
     );
-    let expected =
-        unhex("83a47479706504a46461746182a76d657373616765a46e6f7065a46461746181a4636f646507a36e7370a12f");
+    let expected = unhex(
+        "83a47479706504a46461746182a76d657373616765a46e6f7065a46461746181a4636f646507a36e7370a12f",
+    );
     assert_eq!(encoded(V5, &p), expected);
     assert_eq!(encoded(V4, &p), expected);
 }
