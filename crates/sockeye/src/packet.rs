@@ -13,7 +13,8 @@ pub enum ProtocolRevision {
 /// What a packet carries.
 #[derive(Clone, Debug, PartialEq)]
 pub enum PacketData {
-    /// Client → server: the auth payload (v5; `None` when absent, always `None` in v4).
+    /// Client → server: the auth payload in v5 (`None` when absent); in v4, the query
+    /// string of the namespace (`/chat?token=x`) as an object, as socket.io 4 gives 2.x clients.
     /// Server → client: `{"sid": …}` in v5, nothing in v4.
     Connect(Option<Value>),
     Disconnect,
