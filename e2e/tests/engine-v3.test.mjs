@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { startServer } from './lib/servers.mjs';
+import { TEST_TIMEOUT, sleep, once, messages, closeQuietly, asBytes } from './lib/engine.mjs';
 
 const require = createRequire(import.meta.url);
 
@@ -36,10 +37,6 @@ Object.defineProperty(XHR.prototype, 'supportsBinary', {
   },
 });
 
-const TIMEOUT = 5000;
-const TEST_TIMEOUT = 20000;
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
 const VARIANTS = [
   { name: 'polling', opts: { transports: ['polling'] }, final: 'polling' },
   { name: 'polling xhr2', opts: { transports: ['polling'] }, xhr2: true, final: 'polling' },
@@ -57,36 +54,6 @@ after(async () => {
   await server?.stop();
 });
 
-function withTimeout(promise, ms, what) {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-function once(emitter, event, ms = TIMEOUT) {
-  return withTimeout(new Promise((resolve) => emitter.once(event, (...args) => resolve(args))), ms, `"${event}"`);
-}
-
-function messages(socket, count, ms = TIMEOUT) {
-  const got = [];
-  return withTimeout(
-    new Promise((resolve) => {
-      const onMessage = (data) => {
-        got.push(data);
-        if (got.length === count) {
-          socket.off('message', onMessage);
-          resolve(got);
-        }
-      };
-      socket.on('message', onMessage);
-    }),
-    ms,
-    `${count} messages (got ${got.length})`,
-  );
-}
-
 async function connect(variant, url = server.url) {
   emulateXhr2 = !!variant.xhr2;
   const socket = eio(url, { path: '/engine.io', ...variant.opts });
@@ -101,13 +68,6 @@ async function connect(variant, url = server.url) {
   assert.equal(socket.transport.name, variant.final);
   return socket;
 }
-
-function closeQuietly(socket) {
-  socket.off('close');
-  socket.close();
-}
-
-const asBytes = (data) => Buffer.from(data instanceof ArrayBuffer ? new Uint8Array(data) : data);
 
 for (const variant of VARIANTS) {
   test(`v3 ${variant.name}: handshake and text echo`, { timeout: TEST_TIMEOUT }, async () => {

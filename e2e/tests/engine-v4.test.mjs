@@ -5,10 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Socket } from 'engine.io-client';
 import { startServer } from './lib/servers.mjs';
-
-const TIMEOUT = 5000;
-const TEST_TIMEOUT = 20000;
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+import { TEST_TIMEOUT, sleep, once, messages, closeQuietly, asBytes } from './lib/engine.mjs';
 
 const VARIANTS = [
   { name: 'polling', opts: { transports: ['polling'] }, final: 'polling' },
@@ -24,39 +21,6 @@ after(async () => {
   await server?.stop();
 });
 
-/** Rejects unless `promise` settles within `ms`. */
-function withTimeout(promise, ms, what) {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-/** The arguments of the next `event` of `emitter`. */
-function once(emitter, event, ms = TIMEOUT) {
-  return withTimeout(new Promise((resolve) => emitter.once(event, (...args) => resolve(args))), ms, `"${event}"`);
-}
-
-/** Collects the next `count` messages. */
-function messages(socket, count, ms = TIMEOUT) {
-  const got = [];
-  return withTimeout(
-    new Promise((resolve) => {
-      const onMessage = (data) => {
-        got.push(data);
-        if (got.length === count) {
-          socket.off('message', onMessage);
-          resolve(got);
-        }
-      };
-      socket.on('message', onMessage);
-    }),
-    ms,
-    `${count} messages (got ${got.length})`,
-  );
-}
-
 /** Opens a client and waits until it runs on `variant.final`. */
 async function connect(variant, extra = {}) {
   const socket = new Socket(server.url, { path: '/engine.io/', ...variant.opts, ...extra });
@@ -67,13 +31,6 @@ async function connect(variant, extra = {}) {
   assert.equal(socket.transport.name, variant.final);
   return socket;
 }
-
-function closeQuietly(socket) {
-  socket.off('close');
-  socket.close();
-}
-
-const asBytes = (data) => Buffer.from(data instanceof ArrayBuffer ? new Uint8Array(data) : data);
 
 for (const variant of VARIANTS) {
   test(`v4 ${variant.name}: handshake and text echo`, { timeout: TEST_TIMEOUT }, async () => {

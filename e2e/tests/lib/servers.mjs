@@ -59,11 +59,14 @@ export async function startServer(name, { args = [], port } = {}) {
   let stderr = '';
   const launch = async () => {
     child = spawn(cmd, argv, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'warn' } });
+    // A missing binary must fail the test that needs it, not crash the whole file.
+    const spawnFailed = new Promise((_, reject) => child.once('error', (e) => reject(new Error(`cannot start ${cmd}: ${e.message} (build it with cargo build --release --examples)`))));
+    spawnFailed.catch(() => {});
     child.stderr.on('data', (d) => {
       stderr += d;
       if (process.env.SOCKEYE_E2E_VERBOSE) process.stderr.write(d);
     });
-    await waitForPort(port, child);
+    await Promise.race([waitForPort(port, child), spawnFailed]);
   };
   const stop = async () => {
     if (!child || child.exitCode !== null || child.signalCode !== null) return;

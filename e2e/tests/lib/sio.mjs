@@ -36,16 +36,9 @@ export const V2_TRANSPORTS = [
   { name: 'polling', opts: { transports: ['polling'] }, final: 'polling' },
 ];
 
-export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+import { withTimeout } from './wait.mjs';
 
-/** Rejects with "timed out after N ms waiting for WHAT" unless `promise` settles first. */
-export function withTimeout(promise, ms, what) {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
+export { sleep, withTimeout } from './wait.mjs';
 
 /** Resolves with the argument list of the next `event` on `emitter`. */
 export function once(emitter, event, { timeout = TIMEOUT } = {}) {
