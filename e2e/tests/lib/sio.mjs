@@ -36,7 +36,7 @@ export const V2_TRANSPORTS = [
   { name: 'polling', opts: { transports: ['polling'] }, final: 'polling' },
 ];
 
-import { withTimeout } from './wait.mjs';
+import { sleep, withTimeout } from './wait.mjs';
 
 export { sleep, withTimeout } from './wait.mjs';
 
