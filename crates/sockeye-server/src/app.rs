@@ -1,0 +1,84 @@
+//! Assembles the gateway: the Socket.IO server with its options, the auth bridge, the
+//! HTTP routes (health, metrics, client bundle, publish API, app pages) and the
+//! Redis bridge.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use sockeye::{SocketIo, Transport};
+
+use crate::config::Config;
+use crate::gateway::Gateway;
+use crate::metrics::Metrics;
+use crate::redis::RedisHandle;
+use crate::{apps, auth, client_bundle, health, metrics, origin, publish};
+
+/// Why the gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot connect to Redis at {url}: {source}")]
+    Redis {
+        url: String,
+        #[source]
+        source: redis::RedisError,
+    },
+    #[error("invalid configuration: {0}")]
+    Config(String),
+}
+
+/// Builds the router and the shared state from a configuration.
+pub async fn build(config: Config) -> Result<(Router, Gateway), StartError> {
+    let redis = match &config.redis {
+        Some(url) => Some(
+            RedisHandle::connect(url)
+                .await
+                .map_err(|source| StartError::Redis {
+                    url: url.clone(),
+                    source,
+                })?,
+        ),
+        None => None,
+    };
+    let engine = &config.engine;
+    let mut transports = Vec::new();
+    for name in &engine.transports {
+        transports.push(
+            Transport::parse(name)
+                .ok_or_else(|| StartError::Config(format!("unknown transport {name:?}")))?,
+        );
+    }
+    let mut builder = SocketIo::builder()
+        .path(engine.path.clone())
+        .ping_interval(Duration::from_millis(engine.ping_interval_ms))
+        .ping_timeout(Duration::from_millis(engine.ping_timeout_ms))
+        .max_payload(engine.max_payload)
+        .upgrade_timeout(Duration::from_millis(engine.upgrade_timeout_ms))
+        .connect_timeout(Duration::from_millis(engine.connect_timeout_ms))
+        .transports(transports)
+        .allow_eio3(engine.allow_eio3)
+        .max_queue(engine.max_queue);
+    if let Some(hook) = origin::allow_request(&config) {
+        builder = builder.allow_request(hook);
+    }
+    let (layer, io) = builder.build_layer();
+    let gateway = Gateway {
+        io,
+        config: Arc::new(config),
+        redis,
+        metrics: Arc::new(Metrics::default()),
+    };
+    if let Some(main) = gateway.io.of("/") {
+        auth::install(&gateway, &main);
+    }
+    let router = Router::new()
+        .merge(health::routes(&gateway))
+        .merge(metrics::routes(&gateway))
+        .merge(client_bundle::routes())
+        .merge(publish::routes(&gateway))
+        .merge(apps::chat::install(&gateway))
+        .merge(apps::vote::install(&gateway))
+        .layer(layer);
+    publish::bridge::spawn(&gateway);
+    Ok((router, gateway))
+}

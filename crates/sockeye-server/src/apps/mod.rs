@@ -1,0 +1,4 @@
+//! The built-in apps.
+
+pub mod chat;
+pub mod vote;

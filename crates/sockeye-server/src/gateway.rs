@@ -1,0 +1,20 @@
+//! What every part of the gateway shares: the Socket.IO server, the configuration,
+//! the Redis connection (when configured) and the metrics.
+
+use std::sync::Arc;
+
+use sockeye::SocketIo;
+
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::redis::RedisHandle;
+
+/// Shared by the HTTP routes, the auth bridge, the apps and the publishers. Cheap to clone.
+#[derive(Clone)]
+pub struct Gateway {
+    pub io: SocketIo,
+    pub config: Arc<Config>,
+    /// `None` when the gateway runs in memory (no `--redis`).
+    pub redis: Option<RedisHandle>,
+    pub metrics: Arc<Metrics>,
+}

@@ -1,0 +1,75 @@
+//! Logging set-up and the serve loop with graceful shutdown.
+
+use std::future::IntoFuture;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+
+use crate::config::LogFormat;
+use crate::gateway::Gateway;
+
+/// Structured logs through `tracing`, filtered by `RUST_LOG` (default `info`).
+pub fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// Serves until SIGTERM or SIGINT, then stops accepting, closes every Socket.IO
+/// connection (clients reconnect elsewhere) and waits at most `timeout` for the rest.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    gateway: Gateway,
+    timeout: Duration,
+) -> std::io::Result<()> {
+    let started = Arc::new(Notify::new());
+    let signal = {
+        let started = started.clone();
+        async move {
+            wait_for_signal().await;
+            tracing::info!("shutting down: closing connections");
+            started.notify_one();
+            gateway.io.close();
+        }
+    };
+    let server = axum::serve(listener, router)
+        .with_graceful_shutdown(signal)
+        .into_future();
+    tokio::select! {
+        result = server => result,
+        _ = async { started.notified().await; tokio::time::sleep(timeout).await } => {
+            tracing::warn!(?timeout, "shutdown took too long; exiting");
+            Ok(())
+        }
+    }
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => return std::future::pending().await,
+            };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
