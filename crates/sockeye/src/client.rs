@@ -206,9 +206,11 @@ impl Client {
         let nsp: Arc<str> = socket.inner.ns.name.clone();
         self.connecting.lock().retain(|n| *n != nsp);
         if !self.engine.is_open() {
+            socket.inner.ns.adapter.del_all(socket.id());
             return;
         }
         if let Err(err) = result {
+            socket.inner.ns.adapter.del_all(socket.id());
             let data = self.connect_error_data(&err);
             self.send_packet(&Packet {
                 nsp: nsp.to_string(),

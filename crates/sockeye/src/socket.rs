@@ -283,14 +283,13 @@ impl Socket {
         self.broadcaster().local()
     }
 
-    /// Joins one room or several.
+    /// Joins one room or several. Works in connect middleware too; the rooms are left
+    /// again if the socket is refused.
     pub fn join(&self, rooms: impl IntoRooms) {
-        if self.connected() {
-            self.inner
-                .ns
-                .adapter
-                .add_all(self.id(), &rooms.into_rooms());
-        }
+        self.inner
+            .ns
+            .adapter
+            .add_all(self.id(), &rooms.into_rooms());
     }
 
     /// Leaves a room.
