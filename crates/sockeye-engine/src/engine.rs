@@ -1,6 +1,7 @@
 //! What all requests and sessions of one server share: the configuration, the
 //! handler, and the table of open sessions.
 
+use crate::stats::{Stats, STATS};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -72,6 +73,7 @@ impl Engine {
             polling_b64,
         );
         sessions.insert(sid, socket.clone());
+        Stats::add(&STATS.sessions_opened, 1);
         socket
     }
 
@@ -87,6 +89,7 @@ impl Engine {
             .is_some_and(|s| Arc::ptr_eq(&s.inner, &socket.inner))
         {
             sessions.remove(socket.sid());
+            Stats::add(&STATS.sessions_closed, 1);
         }
     }
 

@@ -32,6 +32,7 @@ mod serve;
 mod service;
 mod session;
 mod sid;
+mod stats;
 // Transport and timer internals.
 mod cors;
 mod heartbeat;
@@ -49,3 +50,4 @@ pub use serve::{serve, serve_with_shutdown};
 pub use service::{EngineLayer, EngineService, NotFound, ResponseFuture};
 pub use session::{CloseReason, EngineSocket, ProtocolVersion};
 pub use sid::Sid;
+pub use stats::{stats, EngineStats};

@@ -8,7 +8,8 @@
 use std::collections::VecDeque;
 
 use crate::packet::Control;
-use crate::Outgoing;
+use crate::stats::{Stats, STATS};
+use crate::{Message, Outgoing};
 
 /// One queued unit. A group is never split by a transport.
 #[derive(Debug, Clone)]
@@ -47,6 +48,10 @@ impl Queue {
         if self.items.len() >= capacity {
             return Err(Full);
         }
+        let messages = out.messages();
+        let bytes: usize = messages.iter().map(Message::payload_len).sum();
+        Stats::add(&STATS.messages_out, messages.len() as u64);
+        Stats::add(&STATS.bytes_out, bytes as u64);
         self.items.push_back(Item::Out(out));
         Ok(())
     }
@@ -115,7 +120,6 @@ impl Queue {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Message;
 
     fn msg(s: &str) -> Outgoing {
         Outgoing::One(Message::text(s))

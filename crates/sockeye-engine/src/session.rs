@@ -10,6 +10,7 @@
 //!
 //! The handler is always called with the lock released.
 
+use crate::stats::{Stats, STATS};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -193,9 +194,11 @@ impl EngineSocket {
         let capacity = self.inner.engine.config.max_queue;
         let mut st = self.inner.state.lock();
         if st.phase != Phase::Open || matches!(st.upgrade, Upgrade::Probing | Upgrade::Probed) {
+            Stats::add(&STATS.volatile_dropped, 1);
             return false;
         }
         if st.queue.push_out(msg.into(), capacity).is_err() {
+            Stats::add(&STATS.volatile_dropped, 1);
             return false;
         }
         drop(st);
@@ -309,6 +312,9 @@ impl EngineSocket {
             self.inner.engine.remove(self);
         }
         self.inner.wake.notify_waiters();
+        if reason == CloseReason::SlowClient {
+            Stats::add(&STATS.slow_client_closes, 1);
+        }
         tracing::debug!(sid = %self.inner.sid, reason = reason.as_str(), "session closed");
         self.inner.engine.handler.on_close(self, reason);
     }
@@ -376,7 +382,14 @@ impl EngineSocket {
                     }
                     ProtocolVersion::V3 => Then::Close(CloseReason::TransportError),
                 },
-                Inbound::Message(m) => Then::Deliver(m),
+                Inbound::Message(m) => {
+                    let len = match &m {
+                        crate::Incoming::Text(b) | crate::Incoming::Binary(b) => b.len(),
+                    };
+                    Stats::add(&STATS.messages_in, 1);
+                    Stats::add(&STATS.bytes_in, len as u64);
+                    Then::Deliver(m)
+                }
                 Inbound::Close => Then::ClientClosed,
                 Inbound::Open | Inbound::Upgrade | Inbound::Noop => Then::Nothing,
             }

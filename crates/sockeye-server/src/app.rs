@@ -29,6 +29,7 @@ pub enum StartError {
 
 /// Builds the router and the shared state from a configuration.
 pub async fn build(config: Config) -> Result<(Router, Gateway), StartError> {
+    auth::check(&config).map_err(|e| StartError::Config(e.to_string()))?;
     let redis = match &config.redis {
         Some(url) => Some(
             RedisHandle::connect(url)
@@ -74,7 +75,7 @@ pub async fn build(config: Config) -> Result<(Router, Gateway), StartError> {
     let router = Router::new()
         .merge(health::routes(&gateway))
         .merge(metrics::routes(&gateway))
-        .merge(client_bundle::routes())
+        .merge(client_bundle::routes_at(&gateway.config.engine.path))
         .merge(publish::routes(&gateway))
         .merge(apps::chat::install(&gateway))
         .merge(apps::vote::install(&gateway))

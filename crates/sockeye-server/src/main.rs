@@ -2,19 +2,29 @@
 
 use std::process::ExitCode;
 
+use sockeye_server::config::Loaded;
 use sockeye_server::{app, config, shutdown};
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let config = match config::load() {
-        Ok(config) => config,
+        Ok(Loaded::Run(config)) => *config,
+        Ok(Loaded::Print(config)) => {
+            print!("{}", config.to_toml());
+            return ExitCode::SUCCESS;
+        }
         Err(e) => {
             eprintln!("sockeye: {e}");
             return ExitCode::from(2);
         }
     };
     shutdown::init_tracing(config.log_format);
+    if let Some(file) = &config.file {
+        tracing::info!(file = %file.display(), "configuration read");
+    }
+    tracing::debug!(?config, "effective configuration");
     let listen = config.listen;
+    let path = config.engine.path.clone();
     let shutdown_timeout = std::time::Duration::from_millis(config.shutdown_timeout_ms);
     let (router, gateway) = match app::build(config).await {
         Ok(built) => built,
@@ -30,9 +40,18 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    tracing::info!(address = %listen, "sockeye is listening (chat at /chat, vote at /vote)");
+    // The address actually bound (port 0 picks a free one); tests and scripts read it.
+    let bound = listener.local_addr().unwrap_or(listen);
+    tracing::info!(
+        url = %format!("http://{bound}"),
+        socket_io = %path,
+        "sockeye is listening (chat at /chat, vote at /vote, health at /health, metrics at /metrics)"
+    );
     match shutdown::serve(listener, router, gateway, shutdown_timeout).await {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => {
+            tracing::info!("stopped");
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             tracing::error!(error = %e, "server error");
             ExitCode::FAILURE

@@ -11,12 +11,15 @@ use tokio::sync::Notify;
 use crate::config::LogFormat;
 use crate::gateway::Gateway;
 
-/// Structured logs through `tracing`, filtered by `RUST_LOG` (default `info`).
+/// Structured logs through `tracing` on stderr, filtered by `RUST_LOG` (default `info`).
 pub fn init_tracing(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Colours only on a terminal: escape codes in a log file or journald are noise.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
@@ -26,6 +29,9 @@ pub fn init_tracing(format: LogFormat) {
 
 /// Serves until SIGTERM or SIGINT, then stops accepting, closes every Socket.IO
 /// connection (clients reconnect elsewhere) and waits at most `timeout` for the rest.
+///
+/// A second signal during that wait ends it at once: an operator pressing Ctrl-C
+/// twice means "now", as with most servers.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
@@ -47,8 +53,18 @@ pub async fn serve(
         .into_future();
     tokio::select! {
         result = server => result,
-        _ = async { started.notified().await; tokio::time::sleep(timeout).await } => {
-            tracing::warn!(?timeout, "shutdown took too long; exiting");
+        forced = async {
+            started.notified().await;
+            tokio::select! {
+                _ = tokio::time::sleep(timeout) => false,
+                _ = wait_for_signal() => true,
+            }
+        } => {
+            if forced {
+                tracing::warn!("second signal: exiting without waiting for connections");
+            } else {
+                tracing::warn!(?timeout, "shutdown took too long; exiting");
+            }
             Ok(())
         }
     }

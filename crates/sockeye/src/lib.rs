@@ -21,6 +21,7 @@ pub mod parser;
 mod remote_socket;
 mod serve;
 mod socket;
+mod stats;
 mod value;
 
 pub use args::{IntoArgs, IntoRooms};
@@ -36,6 +37,7 @@ pub use remote_socket::{RemoteSocket, SocketDescription};
 pub use serve::{serve, serve_with_shutdown};
 pub use socket::{AckSender, Event, Socket, SocketEmitter};
 pub use sockeye_engine::{Cors, RequestInfo, Transport};
+pub use stats::{stats, SocketIoStats};
 pub use value::{from_value, to_value, Map, Value, ValueError};
 
 /// The examples of README.md, compiled as doc tests.

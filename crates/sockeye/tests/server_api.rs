@@ -175,19 +175,24 @@ async fn reqwest_get(addr: std::net::SocketAddr, path: &str) -> String {
 #[tokio::test]
 async fn rooms_joined_in_middleware_stay_only_for_accepted_sockets() {
     let (layer, io) = server();
-    io.of("/").unwrap().use_middleware(|socket: Socket| async move {
-        socket.join("joined-early");
-        match socket.auth().get("refuse") {
-            Some(Value::Bool(true)) => Err(sockeye::ConnectError::new("refused")),
-            _ => Ok(()),
-        }
-    });
+    io.of("/")
+        .unwrap()
+        .use_middleware(|socket: Socket| async move {
+            socket.join("joined-early");
+            match socket.auth().get("refuse") {
+                Some(Value::Bool(true)) => Err(sockeye::ConnectError::new("refused")),
+                _ => Ok(()),
+            }
+        });
     let addr = start(layer).await;
 
     let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
     let (mut refused, _) = tokio_tungstenite::connect_async(url).await.unwrap();
     next_text(&mut refused).await;
-    refused.send(Message::text(r#"40{"refuse":true}"#)).await.unwrap();
+    refused
+        .send(Message::text(r#"40{"refuse":true}"#))
+        .await
+        .unwrap();
     assert_eq!(next_text(&mut refused).await, r#"44{"message":"refused"}"#);
     assert!(io.of("/").unwrap().adapter().rooms().is_empty());
 

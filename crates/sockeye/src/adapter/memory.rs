@@ -78,12 +78,17 @@ impl MemoryAdapter {
     pub fn broadcast_local(&self, packet: &Packet, opts: &BroadcastOptions) {
         let recipients = self.local_sockets(opts);
         if recipients.is_empty() {
+            crate::stats::broadcast(0);
             return;
         }
         let encoded = self.ctx.encode(packet);
+        let mut delivered = 0;
         for socket in &recipients {
-            socket.send_encoded(&encoded, opts.flags.volatile);
+            if socket.send_encoded(&encoded, opts.flags.volatile) {
+                delivered += 1;
+            }
         }
+        crate::stats::broadcast(delivered);
     }
 
     /// Local part of a broadcast with acks: sends the packet with a fresh ack id to the
@@ -112,6 +117,7 @@ impl MemoryAdapter {
                 socket.forget_ack(id);
             }
         }
+        crate::stats::broadcast(reached.len());
         (reached, id, rx)
     }
 }

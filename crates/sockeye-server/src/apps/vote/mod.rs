@@ -1,10 +1,85 @@
-//! The vote app.
+//! The "where to eat" vote, on namespace `/vote`.
+//!
+//! Pages: `GET /vote` (pick or type an area) and `GET /vote/<area>` (vote there).
+//! Everything lives in memory; an area is forgotten 2 hours after its last activity
+//! (checked on access, and swept every minute).
+//!
+//! # Event protocol (namespace `/vote`)
+//!
+//! Client events answer through their ack with `{ ok: true, … }` or
+//! `{ ok: false, error, code }` (`code`: `invalid`, `not_joined`, `full`).
+//!
+//! Client → server:
+//! - `areas` → `{ ok, areas: [{ name, voters }] }`: the live areas, busiest first.
+//! - `join` `{ area, key, name, picture }` → `{ ok, you, state }`. `area`: 1–40
+//!   letters, digits, spaces, `-`, `_`; `key`: 8–64 `[A-Za-z0-9_-]`, a secret the page
+//!   keeps so the voter keeps its vote across reloads; `name`: 1–24 characters (the
+//!   session's name wins when auth is on); `picture`: empty/null or an http(s) URL of
+//!   at most 500 characters. `you` is the voter's public id. Joining again updates the
+//!   name and picture and keeps the vote.
+//! - `vote` `{ place }` → `{ ok }`: 1–60 characters; a new place is added to the list;
+//!   replaces the voter's earlier vote; `place: null` withdraws it.
+//! - `place` `{ name }` → `{ ok }`: adds a place without voting.
+//!
+//! Server → client:
+//! - `state` `{ area, places: [name], votes: [{ id, name, picture, place }],
+//!   tally: [{ place, count }] }` to everyone in the area after every change; the
+//!   tally is sorted by count, highest first.
 
+mod handlers;
+pub mod tally;
+
+use axum::extract::Path;
+use axum::response::Response;
+use axum::routing::get;
 use axum::Router;
+use sockeye::Socket;
 
+use crate::apps::assets;
+use crate::auth;
 use crate::gateway::Gateway;
 
-/// Registers the app's namespace and returns its page routes.
-pub fn install(_gateway: &Gateway) -> Router {
+pub use handlers::{Vote, VoteError};
+pub use tally::Tally;
+
+/// The namespace of the vote.
+pub const NAMESPACE: &str = "/vote";
+
+const PAGE: &str = include_str!("../../../assets/vote.html");
+const SCRIPT: &str = include_str!("../../../assets/vote.js");
+const AVATAR: &str = include_str!("../../../assets/avatar.svg");
+
+/// Registers the `/vote` namespace and returns the pages.
+pub fn install(gateway: &Gateway) -> Router {
+    let vote = Vote::new(Tally::default());
+    let namespace = gateway.io.ns(NAMESPACE, move |socket: Socket| {
+        let vote = vote.clone();
+        async move { vote.attach(&socket) }
+    });
+    auth::install(gateway, &namespace);
     Router::new()
+        .route("/vote", get(page))
+        .route("/vote/", get(page))
+        .route("/vote/{area}", get(area_page))
+        .route(
+            "/vote/assets/vote.js",
+            get(|| async { assets::javascript(SCRIPT) }),
+        )
+        .route(
+            "/vote/assets/app.css",
+            get(|| async { assets::css(assets::APP_CSS) }),
+        )
+        .route(
+            "/vote/assets/avatar.svg",
+            get(|| async { assets::embedded("image/svg+xml", AVATAR) }),
+        )
+}
+
+async fn page() -> Response {
+    assets::html(PAGE)
+}
+
+/// Same document as `/vote`: the script reads the area from the URL.
+async fn area_page(Path(_area): Path<String>) -> Response {
+    assets::html(PAGE)
 }

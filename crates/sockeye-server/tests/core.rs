@@ -1,0 +1,532 @@
+//! The gateway core seen from outside: the real `sockeye` binary, real HTTP requests,
+//! a real websocket client and a real `redis-server` started on a free port.
+//!
+//! Waiting is always a bounded retry loop on an observable state (a status code, a
+//! metric, the process exiting), never an assertion on how long something took.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::Message;
+
+/// Upper bound for anything to happen; generous because CI machines are slow.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// The running binary; killed when dropped so that a failing test leaves nothing behind.
+struct Gateway {
+    child: Child,
+    addr: SocketAddr,
+    logs: mpsc::Receiver<String>,
+}
+
+impl Gateway {
+    /// Starts `sockeye` on an OS-chosen port and reads the address it prints.
+    fn start(args: &[&str]) -> Gateway {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sockeye"))
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            .env("RUST_LOG", "info")
+            .env_remove("SOCKEYE_CONFIG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn sockeye");
+        let stderr = child.stderr.take().expect("stderr piped");
+        let (tx, logs) = mpsc::channel();
+        // Keep draining stderr so that the child never blocks on a full pipe.
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                eprintln!("[sockeye] {line}");
+                if tx.send(line).is_err() {
+                    // Nobody listens any more; keep draining.
+                }
+            }
+        });
+        let deadline = Instant::now() + PATIENCE;
+        let addr = loop {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            let line = match logs.recv_timeout(remaining) {
+                Ok(line) => line,
+                Err(_) => panic!("sockeye did not print its address: {:?}", child.try_wait()),
+            };
+            if let Some(addr) = line
+                .split("http://")
+                .nth(1)
+                .and_then(|rest| rest.split_whitespace().next())
+                .and_then(|a| a.trim_matches('"').parse().ok())
+            {
+                break addr;
+            }
+        };
+        Gateway { child, addr, logs }
+    }
+
+    fn get(&self, path: &str) -> HttpResponse {
+        http_get(self.addr, path, &[])
+    }
+
+    fn ws_url(&self) -> String {
+        format!("ws://{}/socket.io/?EIO=4&transport=websocket", self.addr)
+    }
+
+    fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success());
+    }
+
+    fn wait_exit(&mut self) -> ExitStatus {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "sockeye did not exit");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        while self.logs.try_recv().is_ok() {}
+    }
+}
+
+/// A `redis-server` of our own on a free port (never 6379), without persistence.
+struct Redis {
+    child: Child,
+    port: u16,
+}
+
+impl Redis {
+    fn start(port: u16) -> Redis {
+        let child = Command::new("/usr/bin/redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn redis-server");
+        let redis = Redis { child, port };
+        let deadline = Instant::now() + PATIENCE;
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        redis
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
+
+struct HttpResponse {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl HttpResponse {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).expect("JSON body")
+    }
+}
+
+/// A plain HTTP/1.1 GET with `Connection: close` (the body is what comes until EOF).
+fn http_get(addr: SocketAddr, path: &str, extra: &[(&str, &str)]) -> HttpResponse {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(PATIENCE)).ok();
+    let mut request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (name, value) in extra {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes()).expect("write");
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).expect("read");
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("end of headers");
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut body = raw[split + 4..].to_vec();
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .expect("status line");
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
+        .collect();
+    let chunked = headers.iter().any(|(n, v)| {
+        n.eq_ignore_ascii_case("transfer-encoding") && v.eq_ignore_ascii_case("chunked")
+    });
+    if chunked {
+        body = dechunk(&body);
+    }
+    HttpResponse {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn dechunk(mut raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let Some(end) = raw.windows(2).position(|w| w == b"\r\n") else {
+            return out;
+        };
+        let size = std::str::from_utf8(&raw[..end])
+            .ok()
+            .and_then(|s| usize::from_str_radix(s.split(';').next().unwrap_or("").trim(), 16).ok())
+            .unwrap_or(0);
+        if size == 0 {
+            return out;
+        }
+        let start = end + 2;
+        out.extend_from_slice(&raw[start..start + size]);
+        raw = &raw[start + size + 2..];
+    }
+}
+
+/// Polls `check` until it returns `Some`, at most [`PATIENCE`].
+fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "gave up waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The value of an unlabelled (or exactly labelled) sample in a Prometheus exposition.
+fn metric(text: &str, name: &str) -> Option<u64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Opens an Engine.IO v4 websocket session and connects to namespace `/`. Returns the
+/// stream and the Socket.IO answer to the connect (`40{…}` or `44{…}`).
+async fn socket_io_client(url: &str) -> (Ws, String) {
+    let (mut ws, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("websocket handshake");
+    let open = next_text(&mut ws).await.expect("open packet");
+    assert!(
+        open.starts_with("0{"),
+        "Engine.IO open packet, got {open:?}"
+    );
+    ws.send(Message::text("40")).await.expect("send connect");
+    let answer = next_text(&mut ws).await.expect("connect answer");
+    (ws, answer)
+}
+
+/// The next text frame that is not a ping (pings are answered).
+async fn next_text(ws: &mut Ws) -> Option<String> {
+    loop {
+        let frame = tokio::time::timeout(PATIENCE, ws.next())
+            .await
+            .ok()??
+            .ok()?;
+        match frame {
+            Message::Text(t) if t.as_str() == "2" => {
+                ws.send(Message::text("3")).await.ok()?;
+            }
+            Message::Text(t) => return Some(t.to_string()),
+            Message::Close(_) => return None,
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn health_without_redis_is_ok_and_counts_connections() {
+    let gateway = Gateway::start(&[]);
+    let response = gateway.get("/health");
+    assert_eq!(response.status, 200);
+    assert_eq!(
+        response.json(),
+        serde_json::json!({"status": "ok", "connections": 0, "redis": "disabled"})
+    );
+
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let (_ws, _) = rt.block_on(socket_io_client(&gateway.ws_url()));
+    let body = eventually("health to count the client", || {
+        let json = gateway.get("/health").json();
+        (json["connections"] == 1).then_some(json)
+    });
+    assert_eq!(body["status"], "ok");
+}
+
+#[test]
+fn health_follows_redis_going_down_and_coming_back() {
+    let port = free_port();
+    let mut redis = Redis::start(port);
+    let gateway = Gateway::start(&["--redis", &redis.url()]);
+
+    let up = gateway.get("/health");
+    assert_eq!(up.status, 200, "{}", up.text());
+    assert_eq!(up.json()["redis"], "up");
+
+    redis.stop();
+    let down = eventually("health to report Redis down", || {
+        let r = gateway.get("/health");
+        (r.status == 503).then_some(r)
+    });
+    assert_eq!(down.json()["redis"], "down");
+    assert_eq!(down.json()["status"], "degraded");
+
+    let _redis = Redis::start(port);
+    let again = eventually("health to report Redis up again", || {
+        let r = gateway.get("/health");
+        (r.status == 200).then_some(r)
+    });
+    assert_eq!(again.json()["redis"], "up");
+
+    let metrics = gateway.get("/metrics").text();
+    assert!(
+        metric(&metrics, "sockeye_redis_errors_total").unwrap_or(0) >= 1,
+        "{metrics}"
+    );
+}
+
+#[test]
+fn metrics_show_a_real_client_and_its_packets() {
+    let gateway = Gateway::start(&[]);
+    let before = gateway.get("/metrics");
+    assert_eq!(before.status, 200);
+    assert!(before
+        .header("content-type")
+        .is_some_and(|t| t.starts_with("text/plain")));
+    assert_eq!(metric(&before.text(), "sockeye_connections"), Some(0));
+
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let (_ws, connected) = rt.block_on(async {
+        let (mut ws, connected) = socket_io_client(&gateway.ws_url()).await;
+        ws.send(Message::text(r#"42["hello","world"]"#))
+            .await
+            .expect("emit");
+        (ws, connected)
+    });
+
+    let text = eventually("metrics to count the client's packets", || {
+        let text = gateway.get("/metrics").text();
+        (metric(&text, "sockeye_packets_received_total")? >= 2).then_some(text)
+    });
+    assert_eq!(metric(&text, "sockeye_connections"), Some(1), "{text}");
+    assert!(metric(&text, "sockeye_connections_opened_total") >= Some(1));
+    // The Socket.IO packets `0` and `2["hello","world"]` (after the Engine.IO type
+    // digit), at least, came in.
+    assert!(
+        metric(&text, "sockeye_bytes_received_total") >= Some(19),
+        "{text}"
+    );
+    // The connect answer went out.
+    assert!(
+        metric(&text, "sockeye_packets_sent_total") >= Some(1),
+        "{text}"
+    );
+    assert!(metric(&text, "sockeye_namespaces") >= Some(1), "{text}");
+    if connected.starts_with("40") {
+        assert_eq!(
+            metric(&text, "sockeye_sockets{namespace=\"/\"}"),
+            Some(1),
+            "{text}"
+        );
+    }
+    for family in [
+        "sockeye_broadcasts_total",
+        "sockeye_broadcast_deliveries_total",
+        "sockeye_volatile_dropped_total",
+        "sockeye_slow_client_disconnects_total",
+        "sockeye_redis_errors_total",
+        "sockeye_publish_requests_total",
+    ] {
+        assert!(metric(&text, family).is_some(), "{family} missing:\n{text}");
+    }
+}
+
+#[test]
+fn serves_the_official_client_bundle() {
+    let gateway = Gateway::start(&[]);
+    let response = gateway.get("/socket.io/socket.io.min.js");
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert!(response
+        .header("content-type")
+        .is_some_and(|t| t.starts_with("application/javascript")));
+    assert!(
+        response.body.len() > 30_000,
+        "{} bytes",
+        response.body.len()
+    );
+    assert!(response.text().contains("Socket.IO v4.8.1"));
+    assert!(response
+        .header("cache-control")
+        .is_some_and(|c| c.contains("max-age")));
+    let etag = response.header("etag").expect("ETag").to_string();
+
+    let cached = http_get(
+        gateway.addr,
+        "/socket.io/socket.io.min.js",
+        &[("If-None-Match", &etag)],
+    );
+    assert_eq!(cached.status, 304);
+    assert!(cached.body.is_empty());
+
+    let full = gateway.get("/socket.io/socket.io.js");
+    assert_eq!(full.status, 200);
+    assert!(full.body.len() > response.body.len());
+    assert_eq!(gateway.get("/socket.io/socket.io.min.js.map").status, 200);
+    assert_eq!(gateway.get("/socket.io/nothing.js").status, 404);
+}
+
+#[test]
+fn sigterm_closes_clients_and_exits_zero() {
+    let mut gateway = Gateway::start(&["--shutdown-timeout", "5000"]);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let (mut ws, _) = rt.block_on(socket_io_client(&gateway.ws_url()));
+
+    gateway.signal("TERM");
+    // The client is told: it reads a close (Engine.IO `1` or a close frame) or the
+    // connection ends, rather than waiting for a heartbeat timeout.
+    let told = rt.block_on(async {
+        loop {
+            match tokio::time::timeout(PATIENCE, ws.next()).await {
+                Err(_) => return false,
+                Ok(None) | Ok(Some(Err(_))) | Ok(Some(Ok(Message::Close(_)))) => return true,
+                Ok(Some(Ok(Message::Text(t)))) if t.as_str() == "1" => return true,
+                Ok(Some(Ok(_))) => {}
+            }
+        }
+    });
+    assert!(told, "the client was not told about the shutdown");
+    let status = gateway.wait_exit();
+    assert!(status.success(), "exit status {status:?}");
+}
+
+#[test]
+fn print_config_shows_precedence_and_hides_secrets() {
+    let file = std::env::temp_dir().join(format!("sockeye-core-{}.toml", std::process::id()));
+    std::fs::write(
+        &file,
+        "listen = \"127.0.0.1:4001\"\napi_key = \"file-secret\"\n\
+         [engine]\nping_interval_ms = 1111\nping_timeout_ms = 2222\nmax_queue = 7\n",
+    )
+    .expect("write config");
+    let output = Command::new(env!("CARGO_BIN_EXE_sockeye"))
+        .args(["--print-config", "--ping-interval", "3333"])
+        .env("SOCKEYE_CONFIG", &file)
+        .env("SOCKEYE_PING_INTERVAL", "4444")
+        .env("SOCKEYE_PING_TIMEOUT", "5555")
+        .output()
+        .expect("run sockeye");
+    let _ = std::fs::remove_file(&file);
+    assert!(output.status.success());
+    let printed: toml::Value =
+        toml::from_str(&String::from_utf8_lossy(&output.stdout)).expect("TOML output");
+    let engine = &printed["engine"];
+    // flag > env > file > default
+    assert_eq!(engine["ping_interval_ms"].as_integer(), Some(3333));
+    assert_eq!(engine["ping_timeout_ms"].as_integer(), Some(5555));
+    assert_eq!(engine["max_queue"].as_integer(), Some(7));
+    assert_eq!(engine["max_payload"].as_integer(), Some(1_000_000));
+    assert_eq!(printed["listen"].as_str(), Some("127.0.0.1:4001"));
+    assert_eq!(printed["api_key"].as_str(), Some("<redacted>"));
+}
+
+#[test]
+fn bad_config_file_is_reported_clearly() {
+    let file = std::env::temp_dir().join(format!("sockeye-bad-{}.toml", std::process::id()));
+    std::fs::write(&file, "[engine]\nping_interval = 5\n").expect("write config");
+    let output = Command::new(env!("CARGO_BIN_EXE_sockeye"))
+        .arg("--config")
+        .arg(&file)
+        .output()
+        .expect("run sockeye");
+    let _ = std::fs::remove_file(&file);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&*PathBuf::from(&file).to_string_lossy()),
+        "{stderr}"
+    );
+    assert!(stderr.contains("ping_interval"), "{stderr}");
+}
+
+#[test]
+fn help_explains_the_gateway() {
+    let output = Command::new(env!("CARGO_BIN_EXE_sockeye"))
+        .arg("--help")
+        .output()
+        .expect("run sockeye");
+    assert!(output.status.success());
+    let help = String::from_utf8_lossy(&output.stdout);
+    for needle in [
+        "Socket.IO",
+        "Server:",
+        "Engine:",
+        "Auth:",
+        "Publishing:",
+        "Examples:",
+        "--redis",
+        "--ping-interval",
+        "--session-secret",
+        "--api-key",
+        "SOCKEYE_",
+    ] {
+        assert!(
+            help.contains(needle),
+            "{needle} missing from --help:\n{help}"
+        );
+    }
+}
