@@ -1,0 +1,1 @@
+//! Redis adapters for sockeye (work in progress).
