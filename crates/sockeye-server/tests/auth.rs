@@ -8,9 +8,9 @@
 //! user the connection handler sees echoed back), the `44` CONNECT_ERROR message and
 //! data, or the HTTP status of the handshake.
 
-use std::net::{SocketAddr, TcpListener as StdListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::STANDARD_NO_PAD;
@@ -30,68 +30,20 @@ use tokio_tungstenite::tungstenite::Message;
 const PATIENCE: Duration = Duration::from_secs(20);
 const SECRET: &str = "keyboard cat";
 
-/// A `redis-server` of our own on a free port, without persistence; killed on drop.
-struct Redis {
-    child: Option<Child>,
-    port: u16,
-}
+mod support;
+use support::RedisServer as Redis;
 
-impl Redis {
-    fn start() -> Redis {
-        let port = free_port();
-        let child = Command::new("/usr/bin/redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn /usr/bin/redis-server");
-        let deadline = Instant::now() + PATIENCE;
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Redis {
-            child: Some(child),
-            port,
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
-    }
-
-    async fn set(&self, key: &str, value: &str, ttl_secs: u64) {
-        let client = redis::Client::open(self.url()).unwrap();
-        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-        redis::cmd("SETEX")
-            .arg(key)
-            .arg(ttl_secs)
-            .arg(value)
-            .query_async::<()>(&mut conn)
-            .await
-            .unwrap();
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            child.kill().ok();
-            child.wait().ok();
-        }
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-fn free_port() -> u16 {
-    StdListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
+/// `SETEX key ttl value` on the test's Redis, as a backend writes its sessions.
+async fn setex(redis: &Redis, key: &str, value: &str, ttl_secs: u64) {
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    redis::cmd("SETEX")
+        .arg(key)
+        .arg(ttl_secs)
+        .arg(value)
+        .query_async::<()>(&mut conn)
+        .await
+        .unwrap();
 }
 
 /// Builds the gateway with `config`, serves it on 127.0.0.1, and registers a `/`
@@ -252,13 +204,9 @@ async fn express_session_cookie() {
     // the same HMAC the `cookie-signature` package computes.
     let node_cookie =
         "connect.sid=s%3AAbC-123_xyz.6WzxKMvJ9jI7OeRkUpL%2F6br%2Fkxkp7%2By0BDB9xfpXC9k";
-    redis
-        .set("sess:AbC-123_xyz", &express_session(true), 60)
-        .await;
-    redis
-        .set("sess:good-session", &express_session(true), 60)
-        .await;
-    redis.set("sess:visitor", &express_session(false), 60).await;
+    setex(&redis, "sess:AbC-123_xyz", &express_session(true), 60).await;
+    setex(&redis, "sess:good-session", &express_session(true), 60).await;
+    setex(&redis, "sess:visitor", &express_session(false), 60).await;
     let addr = serve(config(AuthMode::ExpressSession, Some(&redis))).await;
     let ada = Outcome::Admitted(json!({"id": 42, "name": "ada"}));
 
@@ -310,9 +258,7 @@ async fn express_session_cookie() {
 #[tokio::test]
 async fn express_session_store_down_fails_fast() {
     let mut redis = Redis::start();
-    redis
-        .set("sess:good-session", &express_session(true), 60)
-        .await;
+    setex(&redis, "sess:good-session", &express_session(true), 60).await;
     let addr = serve(config(AuthMode::ExpressSession, Some(&redis))).await;
     let cookie = express_cookie("good-session", SECRET);
     assert!(matches!(
@@ -332,8 +278,8 @@ async fn express_session_store_down_fails_fast() {
 #[tokio::test]
 async fn anonymous_visitors_when_allowed() {
     let redis = Redis::start();
-    redis.set("sess:visitor", &express_session(false), 60).await;
-    redis.set("sess:member", &express_session(true), 60).await;
+    setex(&redis, "sess:visitor", &express_session(false), 60).await;
+    setex(&redis, "sess:member", &express_session(true), 60).await;
     let mut config = config(AuthMode::ExpressSession, Some(&redis));
     config.auth.allow_anonymous = true;
     let addr = serve(config).await;
@@ -379,13 +325,13 @@ async fn django_style_token() {
     let redis = Redis::start();
     // What the Django view writes: SETEX session:<token> 86400 '{"user": {...}}'.
     let token = "k2x9q0wz8f7e6d5c4b3a2z1y0x9w8v7u";
-    redis
-        .set(
-            &format!("session:{token}"),
-            r#"{"user": {"id": 7, "username": "grace"}}"#,
-            86400,
-        )
-        .await;
+    setex(
+        &redis,
+        &format!("session:{token}"),
+        r#"{"user": {"id": 7, "username": "grace"}}"#,
+        86400,
+    )
+    .await;
     let addr = serve(config(AuthMode::Token, Some(&redis))).await;
     let grace = Outcome::Admitted(json!({"id": 7, "username": "grace"}));
 
@@ -638,9 +584,7 @@ async fn official_client_sees_user_and_connect_error() {
         return;
     }
     let redis = Redis::start();
-    redis
-        .set("sess:node-session", &express_session(true), 60)
-        .await;
+    setex(&redis, "sess:node-session", &express_session(true), 60).await;
     let addr = serve(config(AuthMode::ExpressSession, Some(&redis))).await;
     let script = r#"
         const { io } = require("socket.io-client");

@@ -5,7 +5,7 @@
 //! metric, the process exiting), never an assertion on how long something took.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
@@ -16,6 +16,9 @@ use tokio_tungstenite::tungstenite::Message;
 
 /// Upper bound for anything to happen; generous because CI machines are slow.
 const PATIENCE: Duration = Duration::from_secs(30);
+
+mod support;
+use support::{free_port, RedisServer as Redis};
 
 /// The running binary; killed when dropped so that a failing test leaves nothing behind.
 struct Gateway {
@@ -101,53 +104,6 @@ impl Drop for Gateway {
         let _ = self.child.wait();
         while self.logs.try_recv().is_ok() {}
     }
-}
-
-/// A `redis-server` of our own on a free port (never 6379), without persistence.
-struct Redis {
-    child: Child,
-    port: u16,
-}
-
-impl Redis {
-    fn start(port: u16) -> Redis {
-        let child = Command::new("/usr/bin/redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn redis-server");
-        let redis = Redis { child, port };
-        let deadline = Instant::now() + PATIENCE;
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        redis
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
-    }
-
-    fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
 }
 
 struct HttpResponse {
@@ -311,7 +267,7 @@ fn health_without_redis_is_ok_and_counts_connections() {
 #[test]
 fn health_follows_redis_going_down_and_coming_back() {
     let port = free_port();
-    let mut redis = Redis::start(port);
+    let mut redis = Redis::start_on(port);
     let gateway = Gateway::start(&["--redis", &redis.url()]);
 
     let up = gateway.get("/health");
@@ -326,7 +282,7 @@ fn health_follows_redis_going_down_and_coming_back() {
     assert_eq!(down.json()["redis"], "down");
     assert_eq!(down.json()["status"], "degraded");
 
-    let _redis = Redis::start(port);
+    let _redis = Redis::start_on(port);
     let again = eventually("health to report Redis up again", || {
         let r = gateway.get("/health");
         (r.status == 200).then_some(r)

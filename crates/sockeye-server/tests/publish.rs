@@ -10,7 +10,7 @@
 //! Waiting is always bounded and on an observable state (a reply, a frame, a
 //! subscriber count), never an assertion on how long something took.
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -27,104 +27,40 @@ const PATIENCE: Duration = Duration::from_secs(20);
 const KEY: &str = "test-key-8f2c1a";
 const CHANNEL: &str = "sockeye:publish-test";
 
-/// A `redis-server` of our own on a free port; killed when dropped.
-struct Redis {
-    port: u16,
-    child: Option<Child>,
+mod support;
+use support::{redis_cli, RedisServer as Redis};
+
+/// `PUBLISH` on the bridge channel through redis-cli; how many subscribers got it.
+async fn publish(redis: &Redis, payload: &str) -> usize {
+    let port = redis.port;
+    let payload = payload.to_string();
+    tokio::task::spawn_blocking(move || {
+        redis_cli(port, &["PUBLISH", CHANNEL, &payload])
+            .parse()
+            .unwrap_or(0)
+    })
+    .await
+    .expect("redis-cli task")
 }
 
-impl Redis {
-    fn start() -> Redis {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let mut redis = Redis { port, child: None };
-        redis.spawn();
-        redis
-    }
-
-    fn spawn(&mut self) {
-        let child = Command::new("/usr/bin/redis-server")
-            .args(["--port", &self.port.to_string()])
-            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn redis-server");
-        self.child = Some(child);
-        let deadline = Instant::now() + PATIENCE;
-        while self.cli(&["PING"]) != "PONG" {
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            child.kill().ok();
-            child.wait().ok();
-        }
-    }
-
-    /// Stops and starts again on the same port (an empty server: nothing is saved).
-    fn restart(&mut self) {
-        self.stop();
-        self.spawn();
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
-    }
-
-    /// Runs `redis-cli -p PORT args…` and returns its trimmed output.
-    fn cli(&self, args: &[&str]) -> String {
-        let out = Command::new("/usr/bin/redis-cli")
-            .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
-            .args(args)
-            .output()
-            .expect("run redis-cli");
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    }
-
-    /// `PUBLISH` through redis-cli; returns how many subscribers got it.
-    async fn publish(&self, payload: &str) -> usize {
-        let port = self.port;
-        let payload = payload.to_string();
-        tokio::task::spawn_blocking(move || {
-            let r = Redis { port, child: None };
-            r.cli(&["PUBLISH", CHANNEL, &payload]).parse().unwrap_or(0)
+/// Waits until the gateway's bridge is subscribed to the channel.
+async fn wait_for_bridge(redis: &Redis) {
+    let port = redis.port;
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let count = tokio::task::spawn_blocking(move || {
+            let out = redis_cli(port, &["PUBSUB", "NUMSUB", CHANNEL]);
+            out.lines()
+                .nth(1)
+                .and_then(|n| n.trim().parse::<u32>().ok())
         })
         .await
-        .expect("redis-cli task")
-    }
-
-    /// Waits until the gateway's bridge is subscribed to the channel.
-    async fn wait_for_bridge(&self) {
-        let port = self.port;
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            let count = tokio::task::spawn_blocking(move || {
-                let r = Redis { port, child: None };
-                let out = r.cli(&["PUBSUB", "NUMSUB", CHANNEL]);
-                out.lines()
-                    .nth(1)
-                    .and_then(|n| n.trim().parse::<u32>().ok())
-            })
-            .await
-            .expect("redis-cli task");
-            if count.unwrap_or(0) >= 1 {
-                return;
-            }
-            assert!(Instant::now() < deadline, "the bridge never subscribed");
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        .expect("redis-cli task");
+        if count.unwrap_or(0) >= 1 {
+            return;
         }
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        self.stop();
+        assert!(Instant::now() < deadline, "the bridge never subscribed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -499,11 +435,9 @@ async fn bridge_messages_reach_the_room_and_bad_ones_are_skipped() {
     let addr = gateway(config(Some(&redis))).await;
     let mut a = Client::connect(addr, &["r"]).await;
     let mut b = Client::connect(addr, &["other"]).await;
-    redis.wait_for_bridge().await;
+    wait_for_bridge(&redis).await;
 
-    let n = redis
-        .publish(r#"{"room":"r","event":"news","data":{"x":1}}"#)
-        .await;
+    let n = publish(&redis, r#"{"room":"r","event":"news","data":{"x":1}}"#).await;
     assert_eq!(n, 1, "the bridge is the one subscriber");
     assert_eq!(a.next_event().await, json!(["news", { "x": 1 }]));
 
@@ -515,12 +449,10 @@ async fn bridge_messages_reach_the_room_and_bad_ones_are_skipped() {
         r#"{"rooms":"r","event":"typo"}"#,
         r#"{"event":"e","namespace":"/nope"}"#,
     ] {
-        redis.publish(bad).await;
+        publish(&redis, bad).await;
     }
-    redis
-        .publish(r#"{"except":"r","event":"not-r","data":null}"#)
-        .await;
-    redis.publish(r#"{"event":"all","data":[1,2]}"#).await;
+    publish(&redis, r#"{"except":"r","event":"not-r","data":null}"#).await;
+    publish(&redis, r#"{"event":"all","data":[1,2]}"#).await;
     assert_eq!(b.next_event().await, json!(["not-r", null]));
     assert_eq!(b.next_event().await, json!(["all", [1, 2]]));
     assert_eq!(a.next_event().await, json!(["all", [1, 2]]));
@@ -531,14 +463,14 @@ async fn bridge_resubscribes_after_redis_restarts() {
     let mut redis = Redis::start();
     let addr = gateway(config(Some(&redis))).await;
     let mut a = Client::connect(addr, &["r"]).await;
-    redis.wait_for_bridge().await;
-    redis.publish(r#"{"room":"r","event":"before"}"#).await;
+    wait_for_bridge(&redis).await;
+    publish(&redis, r#"{"room":"r","event":"before"}"#).await;
     assert_eq!(a.next_event().await, json!(["before"]));
 
     redis.restart();
     // A fresh server has no subscribers until the bridge comes back.
-    redis.wait_for_bridge().await;
-    let n = redis.publish(r#"{"room":"r","event":"after"}"#).await;
+    wait_for_bridge(&redis).await;
+    let n = publish(&redis, r#"{"room":"r","event":"after"}"#).await;
     assert_eq!(n, 1);
     assert_eq!(a.next_event().await, json!(["after"]));
 }
@@ -621,7 +553,7 @@ impl Drop for NodeClient {
 async fn the_official_client_receives_api_and_bridge_events() {
     let redis = Redis::start();
     let addr = gateway(config(Some(&redis))).await;
-    redis.wait_for_bridge().await;
+    wait_for_bridge(&redis).await;
     let mut member = tokio::task::spawn_blocking(move || NodeClient::start(addr, &["r"]))
         .await
         .expect("node client task");
@@ -639,10 +571,8 @@ async fn the_official_client_receives_api_and_bridge_events() {
         (202, Some(1)),
         "{body}"
     );
-    redis
-        .publish(r#"{"room":"r","event":"bridged","data":{"y":2}}"#)
-        .await;
-    redis.publish(r#"{"event":"everyone"}"#).await;
+    publish(&redis, r#"{"room":"r","event":"bridged","data":{"y":2}}"#).await;
+    publish(&redis, r#"{"event":"everyone"}"#).await;
 
     let (member, outsider) = tokio::task::spawn_blocking(move || {
         let got = (
