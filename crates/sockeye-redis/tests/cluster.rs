@@ -1,0 +1,355 @@
+//! Two Sockeye nodes in one process, clustered through a real `redis-server` that the
+//! test starts on a free port, with raw websocket clients speaking the wire protocol.
+//!
+//! "Exactly once" is checked without timing: after the event under test, a marker is
+//! broadcast to everyone; each client must then see exactly the expected events before
+//! the marker (Redis keeps one node's messages in order).
+
+use std::net::TcpListener as StdListener;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value as Json};
+use sockeye::{Event, Namespace, Socket, SocketIo, Value};
+use sockeye_redis::{RedisAdapterConfig, RedisAdapterFactory};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+/// A `redis-server` of our own on a free port, killed when dropped.
+struct RedisServer {
+    child: Child,
+    url: String,
+}
+
+impl RedisServer {
+    async fn start() -> Self {
+        let port = {
+            let probe = StdListener::bind("127.0.0.1:0").expect("a free port");
+            probe.local_addr().expect("bound").port()
+        };
+        let child = Command::new("/usr/bin/redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server starts");
+        let server = RedisServer {
+            child,
+            url: format!("redis://127.0.0.1:{port}/"),
+        };
+        let client = redis::Client::open(server.url.as_str()).expect("valid url");
+        tokio::time::timeout(WAIT, async {
+            loop {
+                if let Ok(mut conn) = client.get_multiplexed_async_connection().await {
+                    let pong: Result<String, _> = redis::cmd("PING").query_async(&mut conn).await;
+                    if pong.is_ok() {
+                        return;
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+        .await
+        .expect("redis-server answers within 10 s");
+        server
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One Sockeye node: its server handle, namespace `/`, and address.
+struct Node {
+    io: SocketIo,
+    root: Namespace,
+    addr: std::net::SocketAddr,
+}
+
+async fn start_node(redis: &RedisServer) -> Node {
+    let client = redis::Client::open(redis.url.as_str()).expect("valid url");
+    let factory = RedisAdapterFactory::new(client, RedisAdapterConfig::default())
+        .await
+        .expect("connects to redis");
+    let io = SocketIo::builder().adapter(factory).build();
+    let root = io.ns("/", |socket: Socket| async move {
+        socket.on("join", |socket: Socket, mut event: Event| async move {
+            if let Some(room) = event.arg(0).and_then(Value::as_str) {
+                socket.join(room.to_string());
+            }
+            event.ack(("ok",)).ok();
+        });
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a free port");
+    let addr = listener.local_addr().expect("bound");
+    let served = io.clone();
+    tokio::spawn(sockeye::serve_with_shutdown(
+        listener,
+        served,
+        std::future::pending(),
+    ));
+    Node { io, root, addr }
+}
+
+/// Two nodes that see each other (each counts 2 servers).
+async fn cluster(redis: &RedisServer) -> (Node, Node) {
+    let a = start_node(redis).await;
+    let b = start_node(redis).await;
+    for node in [&a, &b] {
+        tokio::time::timeout(WAIT, async {
+            while node.root.adapter().server_count().await.expect("redis") < 2 {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await
+        .expect("both nodes subscribed within 10 s");
+    }
+    (a, b)
+}
+
+/// A raw Socket.IO v5 client over websocket.
+struct Client {
+    ws: Ws,
+    sid: String,
+    next_ack: u64,
+}
+
+impl Client {
+    async fn connect(node: &Node) -> Self {
+        let url = format!("ws://{}/socket.io/?EIO=4&transport=websocket", node.addr);
+        let (ws, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("websocket opens");
+        let mut client = Client {
+            ws,
+            sid: String::new(),
+            next_ack: 0,
+        };
+        let open = client.next_text().await;
+        assert!(open.starts_with("0{"), "open packet expected, got {open}");
+        client.send("40").await;
+        let connect = client.next_text().await;
+        let body: Json = serde_json::from_str(&connect["40".len()..]).expect("CONNECT json");
+        client.sid = body["sid"].as_str().expect("sid").to_string();
+        client
+    }
+
+    async fn send(&mut self, text: &str) {
+        self.ws
+            .send(Message::text(text.to_string()))
+            .await
+            .expect("send");
+    }
+
+    /// The next text frame, answering heartbeats.
+    async fn next_text(&mut self) -> String {
+        loop {
+            let msg = tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .expect("a frame within 10 s")
+                .expect("the connection is open")
+                .expect("a valid frame");
+            if let Message::Text(t) = msg {
+                if t.as_str() == "2" {
+                    self.send("3").await;
+                    continue;
+                }
+                return t.to_string();
+            }
+        }
+    }
+
+    /// Emits an event and waits for its ack.
+    async fn emit_with_ack(&mut self, args: Json) -> Json {
+        let id = self.next_ack;
+        self.next_ack += 1;
+        self.send(&format!("42{id}{args}")).await;
+        let prefix = format!("43{id}");
+        loop {
+            let text = self.next_text().await;
+            if let Some(rest) = text.strip_prefix(&prefix) {
+                return serde_json::from_str(rest).expect("ack json");
+            }
+        }
+    }
+
+    async fn join(&mut self, room: &str) {
+        assert_eq!(
+            self.emit_with_ack(json!(["join", room])).await,
+            json!(["ok"])
+        );
+    }
+
+    /// The events received up to (not including) the marker.
+    async fn events_until_marker(&mut self) -> Json {
+        let mut events = Vec::new();
+        loop {
+            let text = self.next_text().await;
+            let Some(body) = text.strip_prefix("42") else {
+                panic!("unexpected packet {text}");
+            };
+            let event: Json = serde_json::from_str(body).expect("event json");
+            if event[0] == "marker" {
+                return Json::Array(events);
+            }
+            events.push(event);
+        }
+    }
+}
+
+/// Sends the marker to every client of the cluster from `node`.
+fn marker(node: &Node) {
+    node.root.emit("marker", ()).expect("broadcast");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn room_broadcast_reaches_exactly_the_members_on_the_other_node_once() {
+    let redis = RedisServer::start().await;
+    let (a, b) = cluster(&redis).await;
+    let mut a1 = Client::connect(&a).await;
+    let mut b1 = Client::connect(&b).await;
+    let mut b2 = Client::connect(&b).await;
+    a1.join("r1").await;
+    b1.join("r1").await;
+
+    a.root
+        .to("r1")
+        .emit("hello", ("from a", 1))
+        .expect("broadcast");
+    marker(&a);
+
+    let hello = json!([["hello", "from a", 1]]);
+    assert_eq!(a1.events_until_marker().await, hello);
+    assert_eq!(b1.events_until_marker().await, hello);
+    assert_eq!(b2.events_until_marker().await, json!([]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn except_and_local_are_honoured_across_nodes() {
+    let redis = RedisServer::start().await;
+    let (a, b) = cluster(&redis).await;
+    let mut b1 = Client::connect(&b).await;
+    let mut b2 = Client::connect(&b).await;
+    let mut a1 = Client::connect(&a).await;
+    b1.join("r1").await;
+    b1.join("muted").await;
+    b2.join("r1").await;
+    a1.join("r1").await;
+
+    a.root
+        .to("r1")
+        .except("muted")
+        .emit("news", ("x",))
+        .expect("broadcast");
+    // A socket id works as a room in `except` too, on the other node.
+    a.root
+        .except(b2.sid.as_str())
+        .emit("all-but-b2", ())
+        .expect("broadcast");
+    a.root.local().emit("only-a", ()).expect("broadcast");
+    marker(&a);
+
+    assert_eq!(b1.events_until_marker().await, json!([["all-but-b2"]]));
+    assert_eq!(b2.events_until_marker().await, json!([["news", "x"]]));
+    assert_eq!(
+        a1.events_until_marker().await,
+        json!([["news", "x"], ["all-but-b2"], ["only-a"]])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetch_sockets_sees_the_sockets_of_both_nodes() {
+    let redis = RedisServer::start().await;
+    let (a, b) = cluster(&redis).await;
+    let mut a1 = Client::connect(&a).await;
+    let b1 = Client::connect(&b).await;
+    let b2 = Client::connect(&b).await;
+    a1.join("r1").await;
+
+    let mut ids: Vec<String> = a
+        .root
+        .fetch_sockets()
+        .await
+        .expect("every node answers")
+        .iter()
+        .map(|s| s.id().to_string())
+        .collect();
+    ids.sort();
+    let mut expected = vec![a1.sid.clone(), b1.sid.clone(), b2.sid.clone()];
+    expected.sort();
+    assert_eq!(ids, expected);
+
+    // From the other side, with the remote socket's rooms.
+    let from_b = b.root.fetch_sockets().await.expect("every node answers");
+    assert_eq!(from_b.len(), 3);
+    let remote_a1 = from_b
+        .iter()
+        .find(|s| s.id() == a1.sid)
+        .expect("a1 is listed");
+    assert!(remote_a1.rooms().iter().any(|r| r == "r1"), "{remote_a1:?}");
+
+    // Restricted to a room.
+    let in_r1 = b.io.to("r1").fetch_sockets().await.expect("answers");
+    assert_eq!(in_r1.len(), 1);
+    assert_eq!(b.io.of("/").map(|ns| ns.sockets().len()), Some(2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_join_leave_and_disconnect() {
+    let redis = RedisServer::start().await;
+    let (a, b) = cluster(&redis).await;
+    let mut a1 = Client::connect(&a).await;
+    let mut b1 = Client::connect(&b).await;
+    let mut b2 = Client::connect(&b).await;
+
+    // Node A makes b1 (on node B) join "vip" through the socket fetched from the cluster.
+    let sockets = a.root.fetch_sockets().await.expect("answers");
+    let remote_b1 = sockets
+        .iter()
+        .find(|s| s.id() == b1.sid)
+        .expect("b1 is listed");
+    remote_b1.join("vip").expect("published");
+    // And every socket of the cluster join "all" (applied locally and remotely).
+    a.root.sockets_join("all").expect("published");
+    a.root.to("vip").emit("vip-news", ()).expect("broadcast");
+    a.root.to("all").emit("all-news", ()).expect("broadcast");
+    marker(&a);
+    assert_eq!(
+        b1.events_until_marker().await,
+        json!([["vip-news"], ["all-news"]])
+    );
+    assert_eq!(b2.events_until_marker().await, json!([["all-news"]]));
+    assert_eq!(a1.events_until_marker().await, json!([["all-news"]]));
+
+    // Leaving, then a remote disconnect of b2.
+    a.root
+        .to(b1.sid.as_str())
+        .sockets_leave("vip")
+        .expect("published");
+    a.root.to("vip").emit("vip-news", ()).expect("broadcast");
+    marker(&a);
+    assert_eq!(b1.events_until_marker().await, json!([]));
+
+    a.root
+        .to(b2.sid.as_str())
+        .disconnect_sockets(false)
+        .expect("published");
+    loop {
+        let text = b2.next_text().await;
+        if text == "41" {
+            break;
+        }
+    }
+}
