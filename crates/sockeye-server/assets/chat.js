@@ -51,20 +51,10 @@
     $('change-nick').hidden = !nick || Boolean(state.sessionNick);
   }
 
-  const socket = io('/chat');
-
-  async function request(event, arg) {
-    try {
-      const emitter = socket.timeout(10000);
-      return await (arg === undefined ? emitter.emitWithAck(event) : emitter.emitWithAck(event, arg));
-    } catch {
-      return { ok: false, error: 'The server did not answer. Check your connection.', code: 'timeout' };
-    }
-  }
-
-  socket.on('connect', start);
-  socket.on('disconnect', () => status('Connection lost. Reconnecting…'));
-  socket.on('connect_error', (err) => status(`Cannot connect: ${err.message}. Retrying…`));
+  const { socket, request } = SockeyeApp.connect('/chat', {
+    onStatus: (text) => status(text),
+    onConnect: () => start(),
+  });
 
   async function start() {
     status('');

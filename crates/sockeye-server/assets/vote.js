@@ -76,20 +76,10 @@
     return img;
   }
 
-  const socket = io('/vote');
-
-  async function request(event, arg) {
-    try {
-      const emitter = socket.timeout(10000);
-      return await (arg === undefined ? emitter.emitWithAck(event) : emitter.emitWithAck(event, arg));
-    } catch {
-      return { ok: false, error: 'The server did not answer. Check your connection.', code: 'timeout' };
-    }
-  }
-
-  socket.on('connect', start);
-  socket.on('disconnect', () => status('Connection lost. Reconnecting…'));
-  socket.on('connect_error', (err) => status(`Cannot connect: ${err.message}. Retrying…`));
+  const { socket, request } = SockeyeApp.connect('/vote', {
+    onStatus: (text) => status(text),
+    onConnect: () => start(),
+  });
   socket.on('state', (view) => { if (state.joined && view && view.area === state.area) render(view); });
 
   function start() {

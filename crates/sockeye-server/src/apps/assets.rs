@@ -7,6 +7,9 @@
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
+/// The script shared by both apps (connection and acknowledged requests).
+pub const APP_JS: &str = include_str!("../../assets/app.js");
+
 /// The style sheet shared by both apps.
 pub const APP_CSS: &str = include_str!("../../assets/app.css");
 

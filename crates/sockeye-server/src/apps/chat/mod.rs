@@ -75,6 +75,10 @@ pub fn install(gateway: &Gateway) -> Router {
             get(|| async { assets::javascript(SCRIPT) }),
         )
         .route(
+            "/chat/assets/app.js",
+            get(|| async { assets::javascript(assets::APP_JS) }),
+        )
+        .route(
             "/chat/assets/app.css",
             get(|| async { assets::css(assets::APP_CSS) }),
         )

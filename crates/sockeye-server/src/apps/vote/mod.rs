@@ -66,6 +66,10 @@ pub fn install(gateway: &Gateway) -> Router {
             get(|| async { assets::javascript(SCRIPT) }),
         )
         .route(
+            "/vote/assets/app.js",
+            get(|| async { assets::javascript(assets::APP_JS) }),
+        )
+        .route(
             "/vote/assets/app.css",
             get(|| async { assets::css(assets::APP_CSS) }),
         )
