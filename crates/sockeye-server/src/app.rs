@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use axum::Router;
 use sockeye::{SocketIo, Transport};
+use sockeye_redis::{RedisAdapterConfig, RedisAdapterFactory};
 
 use crate::config::Config;
 use crate::gateway::Gateway;
@@ -23,6 +24,12 @@ pub enum StartError {
         #[source]
         source: redis::RedisError,
     },
+    #[error("cannot join the Redis cluster at {url}: {source}")]
+    Adapter {
+        url: String,
+        #[source]
+        source: sockeye_redis::RedisAdapterError,
+    },
     #[error("invalid configuration: {0}")]
     Config(String),
 }
@@ -35,7 +42,7 @@ pub async fn build(config: Config) -> Result<(Router, Gateway), StartError> {
             RedisHandle::connect(url)
                 .await
                 .map_err(|source| StartError::Redis {
-                    url: url.clone(),
+                    url: crate::config::redact_url(url),
                     source,
                 })?,
         ),
@@ -61,6 +68,17 @@ pub async fn build(config: Config) -> Result<(Router, Gateway), StartError> {
         .max_queue(engine.max_queue);
     if let Some(hook) = origin::allow_request(&config) {
         builder = builder.allow_request(hook);
+    }
+    if let (Some(handle), Some(url)) = (&redis, &config.redis) {
+        let adapter_config = RedisAdapterConfig::default().key(config.redis_key.clone());
+        let factory = RedisAdapterFactory::new(handle.client.clone(), adapter_config)
+            .await
+            .map_err(|source| StartError::Adapter {
+                url: crate::config::redact_url(url),
+                source,
+            })?;
+        tracing::info!(uid = factory.uid(), key = %config.redis_key, "joined the Redis cluster");
+        builder = builder.adapter(factory);
     }
     let (layer, io) = builder.build_layer();
     let gateway = Gateway {

@@ -20,9 +20,14 @@ use serde::{Deserialize, Serialize};
 pub struct Config {
     /// Address to listen on. Default `0.0.0.0:3000`.
     pub listen: SocketAddr,
-    /// Redis URL (`redis://host:port/db`): the session store of the auth bridge and the
-    /// bridge channel. Rooms and app state stay in memory (one node) for now.
+    /// Redis URL (`redis://host:port/db`). With it, this node joins the cluster of every
+    /// node (Sockeye or Node.js) using the same Redis and [`Config::redis_key`]: rooms and
+    /// broadcasts span nodes, the apps keep their state in Redis, the auth bridge reads
+    /// sessions from it and backends can publish through it.
     pub redis: Option<String>,
+    /// Prefix of the Redis adapter's channels (`key` of `@socket.io/redis-adapter`).
+    /// Default `socket.io`, the Node.js default, so mixed clusters work unconfigured.
+    pub redis_key: String,
     /// `text` or `json` logs.
     pub log_format: LogFormat,
     pub engine: EngineOptions,
@@ -48,6 +53,7 @@ impl Default for Config {
         Config {
             listen: SocketAddr::from(([0, 0, 0, 0], 3000)),
             redis: None,
+            redis_key: "socket.io".into(),
             log_format: LogFormat::Text,
             engine: EngineOptions::default(),
             auth: AuthConfig::default(),
@@ -71,6 +77,7 @@ impl fmt::Debug for Config {
         f.debug_struct("Config")
             .field("listen", &self.listen)
             .field("redis", &self.redis.as_deref().map(redact_url))
+            .field("redis_key", &self.redis_key)
             .field("log_format", &self.log_format)
             .field("engine", &self.engine)
             .field("auth", &self.auth)
@@ -109,7 +116,7 @@ impl Config {
 }
 
 /// `redis://user:password@host/` → `redis://user:<redacted>@host/`.
-fn redact_url(url: &str) -> String {
+pub(crate) fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
     };
@@ -329,7 +336,7 @@ pub struct Cli {
         help_heading = "Server"
     )]
     pub listen: Option<SocketAddr>,
-    /// Redis URL: the session store read by the auth bridge, and the bridge channel [default: none]
+    /// Redis URL: cluster with the other nodes on it, keep app state and read sessions there [default: none, in memory]
     #[arg(
         long,
         env = "SOCKEYE_REDIS",
@@ -337,6 +344,14 @@ pub struct Cli {
         help_heading = "Server"
     )]
     pub redis: Option<String>,
+    /// Channel prefix of the Redis adapter, as `key` in @socket.io/redis-adapter [default: socket.io]
+    #[arg(
+        long,
+        env = "SOCKEYE_REDIS_KEY",
+        value_name = "PREFIX",
+        help_heading = "Server"
+    )]
+    pub redis_key: Option<String>,
     /// Log format [default: text]
     #[arg(
         long,
@@ -585,6 +600,7 @@ impl Cli {
         }
         set(&mut config.listen, self.listen);
         set_opt(&mut config.redis, self.redis);
+        set(&mut config.redis_key, self.redis_key);
         set(&mut config.log_format, self.log_format);
         set(&mut config.origins, self.origins);
         set(&mut config.shutdown_timeout_ms, self.shutdown_timeout);
