@@ -66,6 +66,9 @@ pub async fn build(config: Config) -> Result<(Router, Gateway), StartError> {
         .transports(transports)
         .allow_eio3(engine.allow_eio3)
         .max_queue(engine.max_queue);
+    if let Some(cors) = origin::cors(engine).map_err(StartError::Config)? {
+        builder = builder.cors(cors);
+    }
     if let Some(hook) = origin::allow_request(&config) {
         builder = builder.allow_request(hook);
     }

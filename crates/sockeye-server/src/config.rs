@@ -153,6 +153,12 @@ pub struct EngineOptions {
     pub transports: Vec<String>,
     pub allow_eio3: bool,
     pub max_queue: usize,
+    /// Origins whose pages may read long-polling responses (CORS). Empty: no CORS
+    /// headers, so cross-origin pages can only use WebSocket (the reference default).
+    pub cors_origins: Vec<String>,
+    /// Send `Access-Control-Allow-Credentials: true` so cross-origin pages can poll with
+    /// their cookies. Only together with an explicit `cors_origins` list.
+    pub cors_credentials: bool,
 }
 
 impl Default for EngineOptions {
@@ -167,6 +173,8 @@ impl Default for EngineOptions {
             transports: vec!["polling".into(), "websocket".into()],
             allow_eio3: true,
             max_queue: 1024,
+            cors_origins: Vec::new(),
+            cors_credentials: false,
         }
     }
 }
@@ -454,6 +462,25 @@ pub struct Cli {
         help_heading = "Engine"
     )]
     pub max_queue: Option<usize>,
+    /// Origin allowed to poll cross-origin (CORS; repeat or comma-separate) [default: none, same origin only]
+    #[arg(
+        long = "cors-origin",
+        env = "SOCKEYE_CORS_ORIGIN",
+        value_name = "ORIGIN",
+        value_delimiter = ',',
+        help_heading = "Engine"
+    )]
+    pub cors_origins: Option<Vec<String>>,
+    /// Let the CORS origins poll with their cookies (needs --cors-origin) [default: false]
+    #[arg(
+        long,
+        env = "SOCKEYE_CORS_CREDENTIALS",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        default_missing_value = "true",
+        help_heading = "Engine"
+    )]
+    pub cors_credentials: Option<bool>,
 
     // --- Auth ---
     /// How clients are authenticated [default: none]
@@ -614,6 +641,8 @@ impl Cli {
         set(&mut engine.transports, self.transports);
         set(&mut engine.allow_eio3, self.allow_eio3);
         set(&mut engine.max_queue, self.max_queue);
+        set(&mut engine.cors_origins, self.cors_origins);
+        set(&mut engine.cors_credentials, self.cors_credentials);
         let auth = &mut config.auth;
         set(&mut auth.mode, self.auth_mode);
         set(&mut auth.allow_anonymous, self.allow_anonymous);

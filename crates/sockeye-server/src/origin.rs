@@ -7,12 +7,48 @@
 //! acting for a user and are let through; they still face the auth bridge.
 //!
 //! This only decides who may connect. The CORS headers that let a page on another
-//! origin *read* long-polling responses are a separate setting (the engine's `cors`);
-//! an origin allowed here but without CORS can still connect over WebSocket only.
+//! origin *read* long-polling responses are a separate setting ([`cors`], from
+//! `--cors-origin`); an origin allowed here but without CORS can still connect over
+//! WebSocket only.
 
 use sockeye::RequestInfo;
 
-use crate::config::Config;
+use crate::config::{Config, EngineOptions};
+
+/// The CORS settings of the polling transport, or `None` when no CORS origin is
+/// configured (same-origin pages only, as in the reference server).
+///
+/// Credentials (cookies) are only ever allowed for an explicit list of origins: with
+/// `*` the engine would have to reflect any requesting origin, which would let every
+/// site on the web read a logged-in user's events.
+pub fn cors(engine: &EngineOptions) -> Result<Option<sockeye::Cors>, String> {
+    if engine.cors_origins.is_empty() {
+        if engine.cors_credentials {
+            return Err("cors_credentials needs an explicit cors_origins list".into());
+        }
+        return Ok(None);
+    }
+    let any = engine.cors_origins.iter().any(|o| o.trim() == "*");
+    if any && engine.cors_credentials {
+        return Err(
+            "cors_credentials cannot be used with cors_origins = \"*\"; list the origins".into(),
+        );
+    }
+    let origins = if any {
+        Vec::new()
+    } else {
+        engine
+            .cors_origins
+            .iter()
+            .map(|o| normalize(o.trim()))
+            .collect()
+    };
+    Ok(Some(sockeye::Cors {
+        origins,
+        credentials: engine.cors_credentials,
+        allowed_headers: Vec::new(),
+    }))
+}
 
 /// The handshake hook refusing origins that are not allowed (`None`: any origin, when
 /// the list is empty or contains `*`).

@@ -486,3 +486,57 @@ fn help_explains_the_gateway() {
         );
     }
 }
+
+/// A polling handshake from a page on `origin`, as a browser's XHR sends it.
+fn polling_handshake(addr: SocketAddr, origin: &str) -> HttpResponse {
+    http_get(
+        addr,
+        "/socket.io/?EIO=4&transport=polling",
+        &[("Origin", origin)],
+    )
+}
+
+#[test]
+fn cross_origin_polling_is_readable_only_by_the_cors_origins() {
+    let plain = Gateway::start(&[]);
+    let response = polling_handshake(plain.addr, "https://app.example");
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(response.header("access-control-allow-origin"), None);
+
+    let gateway = Gateway::start(&[
+        "--cors-origin",
+        "https://App.example:443/",
+        "--cors-credentials",
+    ]);
+    let allowed = polling_handshake(gateway.addr, "https://app.example");
+    assert_eq!(allowed.status, 200, "{}", allowed.text());
+    assert_eq!(
+        allowed.header("access-control-allow-origin"),
+        Some("https://app.example")
+    );
+    assert_eq!(
+        allowed.header("access-control-allow-credentials"),
+        Some("true")
+    );
+    let other = polling_handshake(gateway.addr, "https://evil.example");
+    assert_eq!(other.header("access-control-allow-origin"), None);
+}
+
+#[test]
+fn cors_credentials_for_any_origin_are_refused_at_start() {
+    for args in [
+        &["--cors-credentials"][..],
+        &["--cors-origin", "*", "--cors-credentials"][..],
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_sockeye"))
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            .env_remove("SOCKEYE_CONFIG")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run sockeye");
+        assert!(!output.status.success(), "{args:?} started");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("cors_credentials"), "{args:?}: {stderr}");
+    }
+}
