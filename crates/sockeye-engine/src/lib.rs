@@ -40,12 +40,16 @@ mod polling;
 mod queue;
 mod websocket;
 
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
+
 pub use body::{BoxError, EngineBody};
 pub use config::{Cors, EngineConfig, EngineConfigBuilder, Transport};
 pub use error::{EngineError, HttpErrorCode, SendError};
 pub use handler::{AllowRequest, EngineHandler};
 pub use message::{Incoming, Message, Outgoing};
-pub use request::{RemoteAddr, RequestInfo};
+pub use request::{query_param, RemoteAddr, RequestInfo};
 pub use serve::{serve, serve_with_shutdown};
 pub use service::{EngineLayer, EngineService, NotFound, ResponseFuture};
 pub use session::{CloseReason, EngineSocket, ProtocolVersion};

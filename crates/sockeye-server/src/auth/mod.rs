@@ -7,11 +7,11 @@
 //! data (`socket.data()`), which the apps use as the user's identity; a refusal reaches
 //! the client as `connect_error` with a message and `{ "code": … }`.
 
-mod cookie_signature;
+pub mod cookie_signature;
 mod credentials;
 mod error;
 mod express;
-mod jwt;
+pub mod jwt;
 mod session_store;
 mod token;
 
