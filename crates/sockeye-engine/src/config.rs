@@ -3,6 +3,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use crate::admission::HandshakeRate;
+
 use crate::{AllowRequest, RequestInfo};
 
 /// A transport a client may use.
@@ -71,6 +73,11 @@ pub struct EngineConfig {
     /// it fill up is disconnected as too slow; volatile messages are dropped instead.
     /// Default 1024.
     pub max_queue: usize,
+    /// Most sessions open at once; handshakes beyond are answered 503. Default none.
+    pub max_sessions: Option<usize>,
+    /// Handshakes allowed per client address (IPv6 by /64); more are answered 429.
+    /// Default none. Needs the peer address in the request (see [`RemoteAddr`](crate::RemoteAddr)).
+    pub handshake_rate: Option<HandshakeRate>,
 }
 
 impl Default for EngineConfig {
@@ -86,6 +93,8 @@ impl Default for EngineConfig {
             cors: None,
             allow_request: None,
             max_queue: 1024,
+            max_sessions: None,
+            handshake_rate: None,
         }
     }
 }
@@ -103,6 +112,8 @@ impl std::fmt::Debug for EngineConfig {
             .field("cors", &self.cors)
             .field("allow_request", &self.allow_request.is_some())
             .field("max_queue", &self.max_queue)
+            .field("max_sessions", &self.max_sessions)
+            .field("handshake_rate", &self.handshake_rate)
             .finish()
     }
 }
@@ -168,6 +179,17 @@ impl EngineConfigBuilder {
     }
     pub fn max_queue(mut self, items: usize) -> Self {
         self.0.max_queue = items.max(1);
+        self
+    }
+    /// Caps the sessions open at once (handshakes beyond get 503).
+    pub fn max_sessions(mut self, max: usize) -> Self {
+        self.0.max_sessions = Some(max);
+        self
+    }
+    /// Limits handshakes per client address to `burst` at once, refilled over `per`
+    /// (handshakes beyond get 429 with `Retry-After`).
+    pub fn handshake_rate(mut self, burst: u32, per: Duration) -> Self {
+        self.0.handshake_rate = Some(HandshakeRate { burst, per });
         self
     }
     pub fn build(self) -> EngineConfig {

@@ -3,6 +3,7 @@
 //! it to the polling or websocket transport.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::Bytes;
 use http::{Method, Request, StatusCode};
@@ -12,6 +13,7 @@ use crate::body::BoxError;
 use crate::engine::Engine;
 use crate::request::query_param;
 use crate::response::{self, EngineResponse};
+use crate::stats::{Stats, STATS};
 use crate::websocket::{self, Mode};
 use crate::{cors, polling, HttpErrorCode, ProtocolVersion, RequestInfo, Transport};
 
@@ -121,6 +123,12 @@ where
         return refuse(HttpErrorCode::BadRequest, None);
     }
     let info = RequestInfo::from_request(&request);
+    let peer = info.remote_addr.map(|a| a.ip());
+    if let Err(refusal) = engine.admission.check(peer, engine.count(), Instant::now()) {
+        tracing::debug!(?refusal, ?peer, "handshake refused");
+        Stats::add(&STATS.handshakes_refused, 1);
+        return response::admission_refused(refusal);
+    }
     if let Some(allow) = &engine.config.allow_request {
         if let Err(message) = allow(&info) {
             return refuse(HttpErrorCode::Forbidden, Some(&message));

@@ -1,6 +1,7 @@
 //! What all requests and sessions of one server share: the configuration, the
 //! handler, and the table of open sessions.
 
+use crate::admission::Admission;
 use crate::stats::{Stats, STATS};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -26,6 +27,7 @@ const WS_WRITE_BUFFER: usize = 4 * 1024;
 pub(crate) struct Engine {
     pub(crate) config: EngineConfig,
     pub(crate) handler: Arc<dyn EngineHandler>,
+    pub(crate) admission: Admission,
     sessions: RwLock<HashMap<Sid, EngineSocket>>,
 }
 
@@ -43,6 +45,7 @@ struct Handshake<'a> {
 impl Engine {
     pub(crate) fn new(config: EngineConfig, handler: Arc<dyn EngineHandler>) -> Self {
         Engine {
+            admission: Admission::new(config.max_sessions, config.handshake_rate),
             config,
             handler,
             sessions: RwLock::new(HashMap::new()),

@@ -17,6 +17,7 @@
 //! change under that lock, so queued messages move from polling to websocket in
 //! order, none lost or duplicated.
 
+mod admission;
 mod body;
 mod config;
 mod dispatch;
@@ -45,7 +46,7 @@ mod websocket;
 pub mod fuzzing;
 
 pub use body::{BoxError, EngineBody};
-pub use config::{Cors, EngineConfig, EngineConfigBuilder, Transport};
+pub use config::{Cors, EngineConfig, EngineConfigBuilder, HandshakeRate, Transport};
 pub use error::{EngineError, HttpErrorCode, SendError};
 pub use handler::{AllowRequest, EngineHandler};
 pub use message::{Incoming, Message, Outgoing};

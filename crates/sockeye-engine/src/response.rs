@@ -5,6 +5,9 @@ use bytes::Bytes;
 use http::{header, HeaderValue, Response, StatusCode};
 use serde::Serialize;
 
+use std::time::Duration;
+
+use crate::admission::Refusal;
 use crate::payload::EncodedPayload;
 use crate::HttpErrorCode;
 
@@ -31,6 +34,33 @@ pub(crate) fn error(code: HttpErrorCode, message: Option<&str>) -> EngineRespons
     })
     .unwrap_or_default();
     with_body(status, "application/json", vec![Bytes::from(body)])
+}
+
+/// A handshake refused by [admission](crate::admission): 503 when the server is at
+/// its session cap, 429 when the client's address handshakes too fast, both with
+/// `Retry-After` and the protocol's JSON error body (code 3, "Bad request", with a
+/// message saying why), which clients treat like any failed handshake: they retry
+/// with their reconnection back-off.
+pub(crate) fn admission_refused(refusal: Refusal) -> EngineResponse {
+    let (status, message, retry_after) = match refusal {
+        Refusal::AtCapacity => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Server is at capacity",
+            Duration::from_secs(5),
+        ),
+        Refusal::TooFast { retry_after } => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many handshakes from this address",
+            retry_after,
+        ),
+    };
+    let mut res = error(HttpErrorCode::BadRequest, Some(message));
+    *res.status_mut() = status;
+    // Whole seconds, rounded up: `Retry-After: 0` would invite an immediate retry.
+    let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+    res.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+    res
 }
 
 /// A status with an empty body (overlapping requests, oversized bodies).

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 pub(crate) struct Stats {
     pub(crate) sessions_opened: AtomicU64,
     pub(crate) sessions_closed: AtomicU64,
+    pub(crate) handshakes_refused: AtomicU64,
     pub(crate) messages_in: AtomicU64,
     pub(crate) bytes_in: AtomicU64,
     pub(crate) messages_out: AtomicU64,
@@ -22,6 +23,7 @@ pub(crate) struct Stats {
 pub(crate) static STATS: Stats = Stats {
     sessions_opened: AtomicU64::new(0),
     sessions_closed: AtomicU64::new(0),
+    handshakes_refused: AtomicU64::new(0),
     messages_in: AtomicU64::new(0),
     bytes_in: AtomicU64::new(0),
     messages_out: AtomicU64::new(0),
@@ -46,6 +48,8 @@ pub struct EngineStats {
     pub sessions_opened: u64,
     /// Sessions closed since the process started, for any reason.
     pub sessions_closed: u64,
+    /// Handshakes refused by the session cap or the per-address handshake rate.
+    pub handshakes_refused: u64,
     /// Application messages received from clients.
     pub messages_in: u64,
     /// Payload bytes of those messages.
@@ -73,6 +77,7 @@ pub fn stats() -> EngineStats {
     EngineStats {
         sessions_opened: s.sessions_opened.load(Relaxed),
         sessions_closed: s.sessions_closed.load(Relaxed),
+        handshakes_refused: s.handshakes_refused.load(Relaxed),
         messages_in: s.messages_in.load(Relaxed),
         bytes_in: s.bytes_in.load(Relaxed),
         messages_out: s.messages_out.load(Relaxed),

@@ -66,6 +66,12 @@ pub async fn build(config: Config) -> Result<(Router, Gateway), StartError> {
         .transports(transports)
         .allow_eio3(engine.allow_eio3)
         .max_queue(engine.max_queue);
+    if let Some(max) = engine.max_connections {
+        builder = builder.max_sessions(max);
+    }
+    if let Some(burst) = engine.handshakes_per_minute {
+        builder = builder.handshake_rate(burst, Duration::from_secs(60));
+    }
     if let Some(cors) = origin::cors(engine).map_err(StartError::Config)? {
         builder = builder.cors(cors);
     }
@@ -100,7 +106,23 @@ pub async fn build(config: Config) -> Result<(Router, Gateway), StartError> {
         .merge(publish::routes(&gateway))
         .merge(apps::chat::install(&gateway))
         .merge(apps::vote::install(&gateway))
-        .layer(layer);
+        .layer(layer)
+        .layer(axum::middleware::map_request(peer_address));
     publish::bridge::spawn(&gateway);
     Ok((router, gateway))
+}
+
+/// Hands the TCP peer address (axum's `ConnectInfo`, present when served by
+/// [`crate::shutdown::serve`]) to the engine in the form it reads.
+async fn peer_address(mut request: axum::extract::Request) -> axum::extract::Request {
+    let peer = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0);
+    if let Some(addr) = peer {
+        request
+            .extensions_mut()
+            .insert(sockeye_engine::RemoteAddr(addr));
+    }
+    request
 }

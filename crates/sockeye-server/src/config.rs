@@ -159,6 +159,11 @@ pub struct EngineOptions {
     /// Send `Access-Control-Allow-Credentials: true` so cross-origin pages can poll with
     /// their cookies. Only together with an explicit `cors_origins` list.
     pub cors_credentials: bool,
+    /// Most connections (Engine.IO sessions) open at once; more are answered 503.
+    pub max_connections: Option<usize>,
+    /// Handshakes one client address may make per minute (IPv6 by /64); more are
+    /// answered 429. Counted per TCP peer: behind a proxy, limit at the proxy.
+    pub handshakes_per_minute: Option<u32>,
 }
 
 impl Default for EngineOptions {
@@ -175,6 +180,8 @@ impl Default for EngineOptions {
             max_queue: 1024,
             cors_origins: Vec::new(),
             cors_credentials: false,
+            max_connections: None,
+            handshakes_per_minute: None,
         }
     }
 }
@@ -481,6 +488,22 @@ pub struct Cli {
         help_heading = "Engine"
     )]
     pub cors_credentials: Option<bool>,
+    /// Most connections open at once; more are refused with 503 [default: no limit]
+    #[arg(
+        long,
+        env = "SOCKEYE_MAX_CONNECTIONS",
+        value_name = "N",
+        help_heading = "Engine"
+    )]
+    pub max_connections: Option<usize>,
+    /// Handshakes per minute from one client address; more are refused with 429 [default: no limit]
+    #[arg(
+        long,
+        env = "SOCKEYE_HANDSHAKES_PER_MINUTE",
+        value_name = "N",
+        help_heading = "Engine"
+    )]
+    pub handshakes_per_minute: Option<u32>,
 
     // --- Auth ---
     /// How clients are authenticated [default: none]
@@ -643,6 +666,11 @@ impl Cli {
         set(&mut engine.max_queue, self.max_queue);
         set(&mut engine.cors_origins, self.cors_origins);
         set(&mut engine.cors_credentials, self.cors_credentials);
+        set_opt(&mut engine.max_connections, self.max_connections);
+        set_opt(
+            &mut engine.handshakes_per_minute,
+            self.handshakes_per_minute,
+        );
         let auth = &mut config.auth;
         set(&mut auth.mode, self.auth_mode);
         set(&mut auth.allow_anonymous, self.allow_anonymous);

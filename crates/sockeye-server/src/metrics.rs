@@ -92,6 +92,11 @@ pub fn render(gateway: &Gateway) -> String {
         "Client connections opened since start.",
         engine.sessions_opened,
     );
+    out.counter(
+        "sockeye_handshakes_refused_total",
+        "Handshakes refused by --max-connections or --handshakes-per-minute.",
+        engine.handshakes_refused,
+    );
 
     let namespaces = io.namespaces();
     out.gauge(

@@ -48,7 +48,9 @@ pub async fn serve(
             gateway.io.close();
         }
     };
-    let server = axum::serve(listener, router)
+    // The peer address reaches the engine (per-address handshake limits, logs).
+    let app = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let server = axum::serve(listener, app)
         .with_graceful_shutdown(signal)
         .into_future();
     tokio::select! {

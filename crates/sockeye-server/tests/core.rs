@@ -540,3 +540,40 @@ fn cors_credentials_for_any_origin_are_refused_at_start() {
         assert!(stderr.contains("cors_credentials"), "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn connection_cap_and_handshake_rate_refuse_with_clear_answers() {
+    let capped = Gateway::start(&["--max-connections", "2"]);
+    for _ in 0..2 {
+        let ok = polling_handshake(capped.addr, "http://localhost");
+        assert_eq!(ok.status, 200, "{}", ok.text());
+    }
+    let full = polling_handshake(capped.addr, "http://localhost");
+    assert_eq!(full.status, 503, "{}", full.text());
+    assert_eq!(full.json()["message"], "Server is at capacity");
+    assert!(full.header("retry-after").is_some());
+    let metrics = http_get(capped.addr, "/metrics", &[]).text();
+    assert_eq!(
+        metric(&metrics, "sockeye_handshakes_refused_total"),
+        Some(1)
+    );
+
+    let limited = Gateway::start(&["--handshakes-per-minute", "3"]);
+    for _ in 0..3 {
+        let ok = polling_handshake(limited.addr, "http://localhost");
+        assert_eq!(ok.status, 200, "{}", ok.text());
+    }
+    let fast = polling_handshake(limited.addr, "http://localhost");
+    assert_eq!(fast.status, 429, "{}", fast.text());
+    assert_eq!(
+        fast.json()["message"],
+        "Too many handshakes from this address"
+    );
+    let retry: u64 = fast
+        .header("retry-after")
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After in seconds");
+    assert!((1..=20).contains(&retry), "Retry-After {retry}");
+    // The existing sessions are not affected: other routes still answer.
+    assert_eq!(http_get(limited.addr, "/health", &[]).status, 200);
+}

@@ -95,6 +95,18 @@ impl SocketIoBuilder {
         self.engine = self.engine.cors(cors);
         self
     }
+    /// Caps the Engine.IO sessions open at once; handshakes beyond are answered 503
+    /// (clients retry with their reconnection back-off). Default none.
+    pub fn max_sessions(mut self, max: usize) -> Self {
+        self.engine = self.engine.max_sessions(max);
+        self
+    }
+    /// Limits handshakes per client address (IPv6 by /64) to `burst`, refilled over
+    /// `per`; beyond, 429 with `Retry-After`. Default none.
+    pub fn handshake_rate(mut self, burst: u32, per: std::time::Duration) -> Self {
+        self.engine = self.engine.handshake_rate(burst, per);
+        self
+    }
     /// Handshake hook seeing the HTTP request (like `allowRequest`).
     pub fn allow_request(
         mut self,
