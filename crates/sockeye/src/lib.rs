@@ -5,6 +5,9 @@
 //! namespace's [`Adapter`](adapter::Adapter) (in memory by default, replaceable by a
 //! cluster adapter). Mount it in axum with [`SocketIoLayer`], or run it alone with
 //! [`serve`].
+//!
+//! Connection state recovery (off by default) is described in [`recovery`] and turned on
+//! with [`SocketIoBuilder::connection_state_recovery`].
 
 pub mod adapter;
 mod args;
