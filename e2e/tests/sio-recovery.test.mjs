@@ -15,7 +15,6 @@ const RECONNECT = {
   reconnectionDelay: 50,
   reconnectionDelayMax: 200,
   randomizationFactor: 0,
-  transports: ['websocket'],
 };
 
 /** A TCP proxy to 127.0.0.1:`targetPort` whose connections can be reset at will. */
@@ -85,59 +84,78 @@ async function sendRange(sender, room, from, to) {
   }
 }
 
+/**
+ * Waits until the server counts `n` sockets in namespace `/` (asked through `sender`), so a
+ * cut client's old socket is surely gone (and its session kept) before it comes back.
+ */
+async function waitForSocketCount(sender, n) {
+  const deadline = Date.now() + 8000;
+  for (;;) {
+    const [count] = await emitAck(sender, 'broadcast-request', 'count');
+    if (count === n) return;
+    if (Date.now() > deadline) throw new Error(`the server still counts ${count} sockets, expected ${n}`);
+    await sleep(50);
+  }
+}
+
 describe('connection state recovery', { timeout: 60000 }, () => {
-  it('a client cut off within the window gets its socket back with every missed event once, in order', { timeout: TEST_TIMEOUT }, async (t) => {
-    const server = await startServer('echo', { args: ['--recovery-ms', '10000'] });
-    t.after(() => server.stop());
-    const proxy = await tcpProxy(t, server.port);
-    const { socket, rec } = await clientV4(t, proxy.url, { ...RECONNECT, events: ['connect', 'disconnect', 'room-message'] });
-    const { socket: sender } = await clientV4(t, server.url);
+  for (const transport of ['websocket', 'polling']) {
+    it(`a client cut off within the window gets its socket back with every missed event once, in order (${transport})`, { timeout: TEST_TIMEOUT }, async (t) => {
+      const server = await startServer('echo', { args: ['--recovery-ms', '10000'] });
+      t.after(() => server.stop());
+      const proxy = await tcpProxy(t, server.port);
+      const { socket, rec } = await clientV4(t, proxy.url, {
+        ...RECONNECT, transports: [transport], events: ['connect', 'disconnect', 'room-message'],
+      });
+      const { socket: sender } = await clientV4(t, server.url);
 
-    assert.deepEqual(await emitAck(socket, 'join', 'news'), ['ok']);
-    assert.deepEqual(await emitAck(socket, 'set-data', { name: 'alice' }), ['ok']);
-    const [before] = await emitAck(socket, 'state');
-    assert.equal(before.recovered, false);
-    assert.equal(before.id, socket.id);
-    assert.equal(socket.recovered, false);
-    assert.equal(typeof socket._pid, 'string', 'the CONNECT reply carries a pid');
+      assert.deepEqual(await emitAck(socket, 'join', 'news'), ['ok']);
+      assert.deepEqual(await emitAck(socket, 'set-data', { name: 'alice' }), ['ok']);
+      const [before] = await emitAck(socket, 'state');
+      assert.equal(before.recovered, false);
+      assert.equal(before.id, socket.id);
+      assert.equal(socket.recovered, false);
+      assert.equal(typeof socket._pid, 'string', 'the CONNECT reply carries a pid');
 
-    await sendRange(sender, 'news', 0, 5);
-    await rec.waitFor('room-message', 5);
-    // Each broadcast event carries its offset as last argument, which the client tracks.
-    for (const args of rec.all('room-message')) {
-      assert.equal(args.length, 2);
-      assert.equal(typeof args[1], 'string');
-    }
+      await sendRange(sender, 'news', 0, 5);
+      await rec.waitFor('room-message', 5);
+      // Each broadcast event carries its offset as last argument, which the client tracks.
+      for (const args of rec.all('room-message')) {
+        assert.equal(args.length, 2);
+        assert.equal(typeof args[1], 'string');
+      }
 
-    proxy.cut();
-    // Some events leave while the server may still think the client is there...
-    await sendRange(sender, 'news', 5, 10);
-    const [[reason]] = await rec.waitFor('disconnect');
-    assert.ok(['transport close', 'transport error'].includes(reason), `unexpected disconnect reason ${reason}`);
-    // ...and more while the client is surely away.
-    await sendRange(sender, 'news', 10, 15);
-    proxy.restore();
+      proxy.cut();
+      // Some events leave while the server may still think the client is there...
+      await sendRange(sender, 'news', 5, 10);
+      const [[reason]] = await rec.waitFor('disconnect');
+      assert.ok(['transport close', 'transport error'].includes(reason), `unexpected disconnect reason ${reason}`);
+      // ...and more once the server has seen it go.
+      await waitForSocketCount(sender, 1);
+      await sendRange(sender, 'news', 10, 15);
+      proxy.restore();
 
-    await rec.waitFor('connect', 2, { timeout: 8000 });
-    assert.equal(socket.recovered, true);
-    assert.equal(socket.id, before.id);
-    await sendRange(sender, 'news', 15, 20);
-    await rec.waitFor('room-message', 20, { timeout: 8000 });
-    // The server queues this ack behind everything it sent before: a duplicate would show now.
-    const [after] = await emitAck(socket, 'state');
-    assert.deepEqual(numbers(rec), Array.from({ length: 20 }, (_, n) => n));
-    const offsets = rec.all('room-message').map((args) => args[1]);
-    assert.equal(new Set(offsets).size, 20, 'every event has its own offset');
-    assert.deepEqual(after, { id: before.id, recovered: true, rooms: [before.id, 'news'].sort(), data: { name: 'alice' } });
-    assert.equal(rec.all('disconnect').length, 1);
-  });
+      await rec.waitFor('connect', 2, { timeout: 8000 });
+      assert.equal(socket.recovered, true);
+      assert.equal(socket.id, before.id);
+      await sendRange(sender, 'news', 15, 20);
+      await rec.waitFor('room-message', 20, { timeout: 8000 });
+      // The server queues this ack behind everything it sent before: a duplicate would show now.
+      const [after] = await emitAck(socket, 'state');
+      assert.deepEqual(numbers(rec), Array.from({ length: 20 }, (_, n) => n));
+      const offsets = rec.all('room-message').map((args) => args[1]);
+      assert.equal(new Set(offsets).size, 20, 'every event has its own offset');
+      assert.deepEqual(after, { id: before.id, recovered: true, rooms: [before.id, 'news'].sort(), data: { name: 'alice' } });
+      assert.equal(rec.all('disconnect').length, 1);
+    });
+  }
 
   it('a client that comes back after the window gets a new socket', { timeout: TEST_TIMEOUT }, async (t) => {
     const windowMs = 500;
     const server = await startServer('echo', { args: ['--recovery-ms', String(windowMs)] });
     t.after(() => server.stop());
     const proxy = await tcpProxy(t, server.port);
-    const { socket, rec } = await clientV4(t, proxy.url, { ...RECONNECT, events: ['connect', 'disconnect'] });
+    const { socket, rec } = await clientV4(t, proxy.url, { ...RECONNECT, transports: ['websocket'], events: ['connect', 'disconnect'] });
     await rec.waitFor('auth');
     assert.deepEqual(await emitAck(socket, 'join', 'news'), ['ok']);
     const oldId = socket.id;
