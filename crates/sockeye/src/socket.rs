@@ -55,8 +55,11 @@ pub(crate) struct SocketInner {
     /// While a recovered socket gets its missed packets, newer broadcasts wait here
     /// (with their offsets, to drop those the replay already covered).
     replaying: AtomicBool,
-    replay: Mutex<Option<Vec<(Option<Arc<str>>, Outgoing)>>>,
+    replay: Mutex<Option<Vec<HeldPacket>>>,
 }
+
+/// A broadcast held back during a recovery, with its recovery offset if it has one.
+type HeldPacket = (Option<Arc<str>>, Outgoing);
 
 /// A client connected to a namespace. Cheap to clone.
 ///
