@@ -1,5 +1,5 @@
 // Reference `echo` fixture (see e2e/FIXTURES.md) on the Node.js socket.io 4.8 server.
-// Usage: node e2e/reference/echo.mjs --port PORT [--parser msgpack] [--recovery-ms MS]
+// Usage: node e2e/reference/echo.mjs --port PORT [--parser msgpack] [--recovery-ms MS [--recovery-with-middlewares]]
 import http from 'node:http';
 import { parseArgs } from 'node:util';
 import { Server } from 'socket.io';
@@ -10,6 +10,7 @@ const { values: opts } = parseArgs({
     port: { type: 'string' },
     parser: { type: 'string', default: 'json' },
     'recovery-ms': { type: 'string' },
+    'recovery-with-middlewares': { type: 'boolean', default: false },
   },
 });
 if (!opts.port) throw new Error('--port is required');
@@ -25,7 +26,7 @@ const io = new Server(httpServer, {
   allowEIO3: true,
   ...(opts.parser === 'msgpack' ? { parser: msgpackParser } : {}),
   ...(opts['recovery-ms']
-    ? { connectionStateRecovery: { maxDisconnectionDuration: Number(opts['recovery-ms']), skipMiddlewares: true } }
+    ? { connectionStateRecovery: { maxDisconnectionDuration: Number(opts['recovery-ms']), skipMiddlewares: !opts['recovery-with-middlewares'] } }
     : {}),
 });
 

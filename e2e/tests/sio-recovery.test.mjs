@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { startServer } from './lib/servers.mjs';
-import { TEST_TIMEOUT, emitAck, clientV4, clientV2, sleep } from './lib/sio.mjs';
+import { TEST_TIMEOUT, emitAck, clientV4, clientV2, sleep, withTimeout } from './lib/sio.mjs';
 
 const RECONNECT = {
   reconnection: true,
@@ -147,6 +147,46 @@ describe('connection state recovery', { timeout: 60000 }, () => {
       assert.equal(new Set(offsets).size, 20, 'every event has its own offset');
       assert.deepEqual(after, { id: before.id, recovered: true, rooms: [before.id, 'news'].sort(), data: { name: 'alice' } });
       assert.equal(rec.all('disconnect').length, 1);
+    });
+  }
+
+  // The fixture's connect middleware refuses a CONNECT whose auth has `refuse: true`; the
+  // client sends its current `auth` (plus pid and offset) when it reconnects.
+  for (const { skip, args } of [
+    { skip: true, args: [] },
+    { skip: false, args: ['--recovery-with-middlewares'] },
+  ]) {
+    it(`a recovered client ${skip ? 'skips' : 'goes through'} the connect middleware (skipMiddlewares: ${skip})`, { timeout: TEST_TIMEOUT }, async (t) => {
+      const server = await startServer('echo', { args: ['--recovery-ms', '10000', ...args] });
+      t.after(() => server.stop());
+      const proxy = await tcpProxy(t, server.port);
+      const { socket, rec } = await clientV4(t, proxy.url, {
+        ...RECONNECT, transports: ['websocket'], events: ['connect', 'disconnect'],
+      });
+      const { socket: sender } = await clientV4(t, server.url);
+      await rec.waitFor('auth');
+      const oldId = socket.id;
+
+      proxy.cut();
+      await rec.waitFor('disconnect');
+      await waitForSocketCount(sender, 1);
+      socket.auth = { refuse: true };
+      proxy.restore();
+
+      if (skip) {
+        await rec.waitFor('connect', 2, { timeout: 8000 });
+        assert.equal(socket.recovered, true);
+        assert.equal(socket.id, oldId);
+      } else {
+        // Refused reconnection attempts through the closed proxy are connect_errors too.
+        const refused = new Promise((resolve) =>
+          socket.on('connect_error', (err) => err.message === 'refused by middleware' && resolve(err)),
+        );
+        const err = await withTimeout(refused, 8000, 'the refusal of the middleware');
+        assert.deepEqual(err.data, { reason: 'test' });
+        assert.equal(socket.connected, false);
+        assert.equal(rec.all('connect').length, 1);
+      }
     });
   }
 

@@ -1,6 +1,7 @@
 //! The `echo` fixture of the end-to-end tests (see e2e/FIXTURES.md).
 //!
-//! `cargo run --release --example echo -- --port PORT [--parser msgpack] [--recovery-ms MS]`
+//! `cargo run --release --example echo -- --port PORT [--parser msgpack] [--recovery-ms MS
+//! [--recovery-with-middlewares]]`
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -23,6 +24,9 @@ struct Args {
     /// Enables connection state recovery with this window (milliseconds).
     #[arg(long)]
     recovery_ms: Option<u64>,
+    /// With recovery on, recovered sockets run the connect middleware too.
+    #[arg(long)]
+    recovery_with_middlewares: bool,
 }
 
 #[tokio::main]
@@ -45,6 +49,7 @@ async fn main() -> std::io::Result<()> {
     if let Some(ms) = args.recovery_ms {
         builder = builder.connection_state_recovery(RecoveryConfig {
             max_disconnection_duration: Duration::from_millis(ms),
+            skip_middlewares: !args.recovery_with_middlewares,
             ..RecoveryConfig::default()
         });
     }
