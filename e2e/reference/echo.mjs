@@ -1,12 +1,17 @@
 // Reference `echo` fixture (see e2e/FIXTURES.md) on the Node.js socket.io 4.8 server.
-// Usage: node e2e/reference/echo.mjs --port PORT [--parser msgpack]
+// Usage: node e2e/reference/echo.mjs --port PORT [--parser msgpack] [--recovery-ms MS [--recovery-with-middlewares]]
 import http from 'node:http';
 import { parseArgs } from 'node:util';
 import { Server } from 'socket.io';
 import msgpackParser from 'socket.io-msgpack-parser';
 
 const { values: opts } = parseArgs({
-  options: { port: { type: 'string' }, parser: { type: 'string', default: 'json' } },
+  options: {
+    port: { type: 'string' },
+    parser: { type: 'string', default: 'json' },
+    'recovery-ms': { type: 'string' },
+    'recovery-with-middlewares': { type: 'boolean', default: false },
+  },
 });
 if (!opts.port) throw new Error('--port is required');
 if (!['json', 'msgpack'].includes(opts.parser)) throw new Error(`unknown parser ${opts.parser}`);
@@ -20,6 +25,9 @@ const io = new Server(httpServer, {
   connectTimeout: 1000,
   allowEIO3: true,
   ...(opts.parser === 'msgpack' ? { parser: msgpackParser } : {}),
+  ...(opts['recovery-ms']
+    ? { connectionStateRecovery: { maxDisconnectionDuration: Number(opts['recovery-ms']), skipMiddlewares: !opts['recovery-with-middlewares'] } }
+    : {}),
 });
 
 function setup(nsp) {
@@ -84,6 +92,13 @@ function setup(nsp) {
         ack([err ? err.message : null, responses]);
       });
     });
+    on('set-data', ([value], ack) => {
+      socket.data = value ?? null;
+      ack('ok');
+    });
+    on('state', (args, ack) =>
+      ack({ id: socket.id, recovered: socket.recovered, rooms: [...socket.rooms].sort(), data: socket.data ?? null }),
+    );
     on('disconnect-me', () => socket.disconnect());
 
     socket.emit('auth', socket.handshake.auth);

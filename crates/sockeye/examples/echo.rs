@@ -1,6 +1,7 @@
 //! The `echo` fixture of the end-to-end tests (see e2e/FIXTURES.md).
 //!
-//! `cargo run --release --example echo -- --port PORT [--parser msgpack]`
+//! `cargo run --release --example echo -- --port PORT [--parser msgpack] [--recovery-ms MS
+//! [--recovery-with-middlewares]]`
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -8,8 +9,8 @@ use std::time::Duration;
 
 use clap::Parser;
 use sockeye::{
-    AckError, ConnectError, Event, EventRefused, ParserKind, ProtocolRevision, Socket, SocketIo,
-    Value,
+    AckError, ConnectError, Event, EventRefused, ParserKind, ProtocolRevision, RecoveryConfig,
+    Socket, SocketIo, Value,
 };
 
 #[derive(Parser)]
@@ -20,6 +21,12 @@ struct Args {
     /// Packet format: `default` or `msgpack`.
     #[arg(long, default_value = "default")]
     parser: String,
+    /// Enables connection state recovery with this window (milliseconds).
+    #[arg(long)]
+    recovery_ms: Option<u64>,
+    /// With recovery on, recovered sockets run the connect middleware too.
+    #[arg(long)]
+    recovery_with_middlewares: bool,
 }
 
 #[tokio::main]
@@ -33,13 +40,20 @@ async fn main() -> std::io::Result<()> {
         "msgpack" => ParserKind::MsgPack,
         _ => ParserKind::Default,
     };
-    let io = SocketIo::builder()
+    let mut builder = SocketIo::builder()
         .ping_interval(Duration::from_millis(300))
         .ping_timeout(Duration::from_millis(200))
         .max_payload(1_000_000)
         .connect_timeout(Duration::from_millis(1000))
-        .parser(parser)
-        .build();
+        .parser(parser);
+    if let Some(ms) = args.recovery_ms {
+        builder = builder.connection_state_recovery(RecoveryConfig {
+            max_disconnection_duration: Duration::from_millis(ms),
+            skip_middlewares: !args.recovery_with_middlewares,
+            ..RecoveryConfig::default()
+        });
+    }
+    let io = builder.build();
 
     for name in ["/", "/custom"] {
         io.ns(name, on_connection).use_middleware(refuse_on_request);
@@ -166,6 +180,23 @@ async fn on_connection(socket: Socket) {
             event.ack((Value::Array(vec![err, responses]),)).ok();
         },
     );
+    socket.on("set-data", |socket: Socket, mut event: Event| async move {
+        socket.set_data(event.arg(0).cloned().unwrap_or(Value::Null));
+        event.ack(("ok",)).ok();
+    });
+    socket.on("state", |socket: Socket, mut event: Event| async move {
+        let mut rooms: Vec<String> = socket.rooms().iter().map(|r| r.to_string()).collect();
+        rooms.sort();
+        let mut state = sockeye::Map::new();
+        state.insert("id".into(), socket.id().to_string().into());
+        state.insert("recovered".into(), socket.recovered().into());
+        state.insert(
+            "rooms".into(),
+            Value::Array(rooms.into_iter().map(Value::from).collect()),
+        );
+        state.insert("data".into(), socket.data());
+        event.ack((Value::Object(state),)).ok();
+    });
     socket.on("disconnect-me", |socket: Socket, _: Event| async move {
         socket.disconnect();
     });

@@ -7,7 +7,9 @@ use sockeye_engine::{EngineSocket, Incoming, Outgoing, ProtocolVersion, Sid};
 
 use crate::handlers::{poll_once, run_inline};
 use crate::io::IoInner;
+use crate::namespace::NamespaceInner;
 use crate::parser::{self, Decoder};
+use crate::recovery::{self, RestoredSession};
 use crate::{
     ConnectError, DisconnectReason, EmitError, Packet, PacketData, ParserKind, ProtocolRevision,
     Socket, Value,
@@ -170,24 +172,70 @@ impl Client {
             ProtocolRevision::V5 => Sid::random(),
         };
         let auth = auth.unwrap_or_else(|| Value::Object(Default::default()));
-        let socket = Socket::new(id, ns.clone(), self.clone(), auth);
+        let recovery = self.recovery_attempt(&ns, &auth);
         let middleware = ns.middleware();
         let client = self.clone();
         let fut = Box::pin(async move {
-            for mw in middleware {
-                if let Err(err) = mw(socket.clone()).await {
-                    return (socket, Err(err));
+            let mut missed = None;
+            let socket = match recovery {
+                Some((pid, offset)) => match client.restore(&ns, &pid, &offset).await {
+                    Some(restored) => {
+                        missed = Some(restored.missed);
+                        Socket::restored(restored.state, ns.clone(), client.clone(), auth)
+                    }
+                    None => Socket::new(id, ns.clone(), client.clone(), auth),
+                },
+                None => Socket::new(id, ns.clone(), client.clone(), auth),
+            };
+            let skip = missed.is_some() && ns.recovery.as_ref().is_some_and(|r| r.skip_middlewares);
+            if !skip {
+                for mw in middleware {
+                    if let Err(err) = mw(socket.clone()).await {
+                        return (socket, Err(err), missed);
+                    }
                 }
             }
-            (socket, Ok(()))
+            (socket, Ok(()), missed)
         });
+        let client = self.clone();
         match poll_once(fut) {
-            Ok((socket, result)) => client.finish_connect(socket, result),
+            Ok((socket, result, missed)) => client.finish_connect(socket, result, missed),
             Err(fut) => {
                 tokio::spawn(async move {
-                    let (socket, result) = fut.await;
-                    client.finish_connect(socket, result);
+                    let (socket, result, missed) = fut.await;
+                    client.finish_connect(socket, result, missed);
                 });
+            }
+        }
+    }
+
+    /// The `{pid, offset}` of a v5 client asking to recover its session, when the
+    /// server has recovery on.
+    fn recovery_attempt(&self, ns: &NamespaceInner, auth: &Value) -> Option<(String, String)> {
+        ns.recovery.as_ref()?;
+        if self.revision != ProtocolRevision::V5 {
+            return None;
+        }
+        let pid = auth.get("pid")?.as_str()?;
+        let offset = auth.get("offset")?.as_str()?;
+        Some((pid.to_string(), offset.to_string()))
+    }
+
+    async fn restore(
+        &self,
+        ns: &NamespaceInner,
+        pid: &str,
+        offset: &str,
+    ) -> Option<RestoredSession> {
+        match ns.adapter.restore_session(pid, offset).await {
+            Ok(Some(restored)) => {
+                tracing::debug!(sid = %self.sid(), socket = %restored.state.sid, missed = restored.missed.len(), "connection state recovered");
+                Some(restored)
+            }
+            Ok(None) => None,
+            Err(e) => {
+                tracing::warn!(sid = %self.sid(), error = %e, "could not restore a session; the client gets a new socket");
+                None
             }
         }
     }
@@ -202,7 +250,12 @@ impl Client {
         }
     }
 
-    fn finish_connect(self: &Arc<Self>, socket: Socket, result: Result<(), ConnectError>) {
+    fn finish_connect(
+        self: &Arc<Self>,
+        socket: Socket,
+        result: Result<(), ConnectError>,
+        missed: Option<Vec<Packet>>,
+    ) {
         let nsp: Arc<str> = socket.inner.ns.name.clone();
         self.connecting.lock().retain(|n| *n != nsp);
         if !self.engine.is_open() {
@@ -235,6 +288,9 @@ impl Client {
             ProtocolRevision::V5 => {
                 let mut map = crate::Map::new();
                 map.insert("sid".into(), Value::String(socket.id().to_string()));
+                if let Some(pid) = socket.pid() {
+                    map.insert("pid".into(), Value::String(pid.to_string()));
+                }
                 Some(Value::Object(map))
             }
         };
@@ -243,9 +299,49 @@ impl Client {
             id: None,
             data: PacketData::Connect(data),
         });
+        if let Some(missed) = missed {
+            replay_missed(&socket, missed);
+        }
         let on_connection = socket.inner.ns.handlers.on_connection.read().clone();
         run_inline(on_connection(socket));
     }
+}
+
+/// Sends a recovered socket what it missed: the packets found when its session was
+/// restored, then those broadcast while it was not yet reachable (asked again now that
+/// it is), then the broadcasts held back meanwhile.
+fn replay_missed(socket: &Socket, mut missed: Vec<Packet>) {
+    let Some(last) = missed
+        .last()
+        .and_then(recovery::offset_of)
+        .map(str::to_string)
+        .or_else(|| {
+            socket
+                .auth()
+                .get("offset")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
+    else {
+        socket.finish_replay(missed);
+        return;
+    };
+    let rooms = socket.rooms();
+    let since = socket.inner.ns.adapter.packets_since(&last, &rooms);
+    let socket = socket.clone();
+    let fut: crate::handlers::BoxFuture<()> = Box::pin(async move {
+        match since.await {
+            Ok(Some(later)) => missed.extend(later),
+            Ok(None) => {
+                tracing::debug!(socket = %socket.id(), "no packets kept after the last replayed one")
+            }
+            Err(e) => {
+                tracing::warn!(socket = %socket.id(), error = %e, "could not read the packets sent during a recovery")
+            }
+        }
+        socket.finish_replay(missed);
+    });
+    run_inline(fut);
 }
 
 /// `{"message": …, "data": …}`, the v5 form of a `connect_error`.

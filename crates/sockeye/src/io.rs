@@ -19,7 +19,9 @@ use crate::layer::{SocketIoLayer, SocketIoService};
 use crate::namespace::{Namespace, NamespaceHandlers, NamespaceInner};
 use crate::operators::BroadcastOperator;
 use crate::parser::DecodeLimits;
-use crate::{ConnectError, DisconnectReason, EmitError, IntoArgs, ParserKind, Socket};
+use crate::{
+    ConnectError, DisconnectReason, EmitError, IntoArgs, ParserKind, RecoveryConfig, Socket,
+};
 
 /// Socket.IO options (the Engine.IO ones are in [`EngineConfig`]).
 #[derive(Clone)]
@@ -31,6 +33,8 @@ pub struct SocketIoConfig {
     pub parser: ParserKind,
     /// Decoder limits (attachments per packet, event name length).
     pub decode_limits: DecodeLimits,
+    /// Connection state recovery. Default off, as in the reference server.
+    pub recovery: Option<RecoveryConfig>,
 }
 
 /// Builds a [`SocketIo`] server. Defaults are those of the Node.js reference server.
@@ -40,6 +44,7 @@ pub struct SocketIoBuilder {
     parser: ParserKind,
     decode_limits: DecodeLimits,
     adapter: Arc<dyn AdapterFactory>,
+    recovery: Option<RecoveryConfig>,
 }
 
 impl Default for SocketIoBuilder {
@@ -50,6 +55,7 @@ impl Default for SocketIoBuilder {
             parser: ParserKind::Default,
             decode_limits: DecodeLimits::default(),
             adapter: Arc::new(MemoryAdapterFactory),
+            recovery: None,
         }
     }
 }
@@ -141,6 +147,27 @@ impl SocketIoBuilder {
         self
     }
 
+    /// Enables connection state recovery (`connectionStateRecovery` of the reference
+    /// server): a v5 client that loses its connection and comes back within
+    /// [`max_disconnection_duration`](RecoveryConfig::max_disconnection_duration) gets the
+    /// same socket id, rooms and data, and every event it missed. Broadcast events then
+    /// carry an offset as their last argument (the official client reads it). Default off.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let io = sockeye::SocketIo::builder()
+    ///     .connection_state_recovery(sockeye::RecoveryConfig {
+    ///         max_disconnection_duration: Duration::from_secs(30),
+    ///         ..Default::default()
+    ///     })
+    ///     .build();
+    /// assert!(io.config().recovery.is_some());
+    /// ```
+    pub fn connection_state_recovery(mut self, config: RecoveryConfig) -> Self {
+        self.recovery = Some(config);
+        self
+    }
+
     /// Builds the server handle.
     pub fn build(self) -> SocketIo {
         let config = SocketIoConfig {
@@ -148,6 +175,7 @@ impl SocketIoBuilder {
             connect_timeout: self.connect_timeout,
             parser: self.parser,
             decode_limits: self.decode_limits,
+            recovery: self.recovery,
         };
         let io = SocketIo {
             inner: Arc::new(IoInner {
@@ -202,7 +230,13 @@ impl IoInner {
         }?;
         let mut namespaces = self.namespaces.write();
         let ns = namespaces.entry(name.into()).or_insert_with(|| {
-            NamespaceInner::new(name, self.config.parser, handlers, &*self.adapters)
+            NamespaceInner::new(
+                name,
+                self.config.parser,
+                handlers,
+                &*self.adapters,
+                self.config.recovery.clone(),
+            )
         });
         Some(ns.clone())
     }
@@ -267,6 +301,7 @@ impl SocketIo {
             self.inner.config.parser,
             handlers,
             &*self.inner.adapters,
+            self.inner.config.recovery.clone(),
         );
         namespaces.insert(name.as_str().into(), ns.clone());
         Namespace { inner: ns }

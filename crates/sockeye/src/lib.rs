@@ -5,6 +5,9 @@
 //! namespace's [`Adapter`](adapter::Adapter) (in memory by default, replaceable by a
 //! cluster adapter). Mount it in axum with [`SocketIoLayer`], or run it alone with
 //! [`serve`].
+//!
+//! Connection state recovery (off by default) is described in [`recovery`] and turned on
+//! with [`SocketIoBuilder::connection_state_recovery`].
 
 pub mod adapter;
 mod args;
@@ -18,6 +21,7 @@ mod namespace;
 mod operators;
 mod packet;
 pub mod parser;
+pub mod recovery;
 mod remote_socket;
 mod serve;
 mod socket;
@@ -33,6 +37,7 @@ pub use namespace::Namespace;
 pub use operators::BroadcastOperator;
 pub use packet::{Packet, PacketData, ProtocolRevision};
 pub use parser::ParserKind;
+pub use recovery::RecoveryConfig;
 pub use remote_socket::{RemoteSocket, SocketDescription};
 pub use serve::{serve, serve_with_shutdown};
 pub use socket::{AckSender, Event, Socket, SocketEmitter};

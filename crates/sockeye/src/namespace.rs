@@ -12,7 +12,7 @@ use sockeye_engine::Outgoing;
 use crate::adapter::{Adapter, AdapterFactory, BroadcastOptions, Room, SocketId};
 use crate::handlers::{ConnectMiddleware, ConnectionHandler};
 use crate::operators::BroadcastOperator;
-use crate::{parser, ConnectError, Packet, ParserKind, ProtocolRevision, Socket};
+use crate::{parser, ConnectError, Packet, ParserKind, ProtocolRevision, RecoveryConfig, Socket};
 
 /// What a namespace does with new sockets; shared by the children of a dynamic
 /// namespace.
@@ -27,6 +27,8 @@ pub(crate) struct NamespaceInner {
     pub(crate) handlers: Arc<NamespaceHandlers>,
     pub(crate) adapter: Arc<dyn Adapter>,
     ack_ids: AtomicU64,
+    /// Connection state recovery, when the server enables it.
+    pub(crate) recovery: Option<RecoveryConfig>,
 }
 
 impl NamespaceInner {
@@ -35,12 +37,14 @@ impl NamespaceInner {
         parser: ParserKind,
         handlers: Arc<NamespaceHandlers>,
         adapters: &dyn AdapterFactory,
+        recovery: Option<RecoveryConfig>,
     ) -> Arc<Self> {
         Arc::new_cyclic(|weak| {
             let ctx = AdapterContext {
                 ns: weak.clone(),
                 name: name.into(),
                 parser,
+                recovery: recovery.clone(),
             };
             NamespaceInner {
                 name: name.into(),
@@ -48,6 +52,7 @@ impl NamespaceInner {
                 handlers,
                 adapter: adapters.create(ctx),
                 ack_ids: AtomicU64::new(0),
+                recovery,
             }
         })
     }
@@ -178,12 +183,18 @@ pub struct AdapterContext {
     ns: Weak<NamespaceInner>,
     name: Arc<str>,
     parser: ParserKind,
+    recovery: Option<RecoveryConfig>,
 }
 
 impl AdapterContext {
     /// The namespace's name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The connection state recovery options, when the server enables it.
+    pub fn recovery(&self) -> Option<&RecoveryConfig> {
+        self.recovery.as_ref()
     }
 
     /// A local socket by id.

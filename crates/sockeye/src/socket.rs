@@ -18,6 +18,7 @@ use crate::handlers::{
 };
 use crate::namespace::NamespaceInner;
 use crate::operators::BroadcastOperator;
+use crate::recovery::{self, SessionState};
 use crate::{
     parser, AckError, DisconnectReason, EmitError, EventRefused, IntoArgs, IntoRooms, Packet,
     PacketData, ProtocolRevision, Value,
@@ -48,7 +49,17 @@ pub(crate) struct SocketInner {
     acks: Mutex<HashMap<u64, AckSink>>,
     data: RwLock<Value>,
     connected: AtomicBool,
+    /// The private session id of connection state recovery (v5 clients, recovery on).
+    pid: Option<Arc<str>>,
+    recovered: bool,
+    /// While a recovered socket gets its missed packets, newer broadcasts wait here
+    /// (with their offsets, to drop those the replay already covered).
+    replaying: AtomicBool,
+    replay: Mutex<Option<Vec<HeldPacket>>>,
 }
+
+/// A broadcast held back during a recovery, with its recovery offset if it has one.
+type HeldPacket = (Option<Arc<str>>, Outgoing);
 
 /// A client connected to a namespace. Cheap to clone.
 ///
@@ -82,6 +93,8 @@ impl Socket {
         client: Arc<Client>,
         auth: Value,
     ) -> Self {
+        let pid = (ns.recovery.is_some() && client.revision == ProtocolRevision::V5)
+            .then(|| Arc::from(SocketId::random().as_str()));
         Socket {
             inner: Arc::new(SocketInner {
                 id,
@@ -92,8 +105,45 @@ impl Socket {
                 acks: Mutex::new(HashMap::new()),
                 data: RwLock::new(Value::Null),
                 connected: AtomicBool::new(false),
+                pid,
+                recovered: false,
+                replaying: AtomicBool::new(false),
+                replay: Mutex::new(None),
             }),
         }
+    }
+
+    /// The socket of a recovered session: same id, private id, rooms and data. Its
+    /// broadcasts are held back until [`finish_replay`](Self::finish_replay).
+    pub(crate) fn restored(
+        state: SessionState,
+        ns: Arc<NamespaceInner>,
+        client: Arc<Client>,
+        auth: Value,
+    ) -> Self {
+        let rooms: Vec<Room> = state
+            .rooms
+            .into_iter()
+            .filter(|r| **r != *state.sid.as_str())
+            .collect();
+        let socket = Socket {
+            inner: Arc::new(SocketInner {
+                id: state.sid,
+                ns,
+                client,
+                auth,
+                handlers: RwLock::new(Handlers::default()),
+                acks: Mutex::new(HashMap::new()),
+                data: RwLock::new(state.data),
+                connected: AtomicBool::new(false),
+                pid: Some(state.pid),
+                recovered: true,
+                replaying: AtomicBool::new(true),
+                replay: Mutex::new(Some(Vec::new())),
+            }),
+        };
+        socket.join(rooms);
+        socket
     }
 
     /// The socket's id (unique per namespace; also the name of a room holding only it).
@@ -131,6 +181,13 @@ impl Socket {
     /// The transport in use now.
     pub fn transport(&self) -> Transport {
         self.inner.client.engine.transport()
+    }
+
+    /// True when this socket is one that lost its connection and got it back within the
+    /// connection state recovery window (same id, rooms and data; the missed events were
+    /// sent again). Always false when recovery is off.
+    pub fn recovered(&self) -> bool {
+        self.inner.recovered
     }
 
     /// True until the socket disconnects.
@@ -217,7 +274,7 @@ impl Socket {
 
     /// Emits an event to this client.
     pub fn emit(&self, event: &str, args: impl IntoArgs) -> Result<(), EmitError> {
-        self.send_packet(Packet::event(self.nsp(), event, args.into_args()), false)
+        self.emit_packet(Packet::event(self.nsp(), event, args.into_args()))
     }
 
     /// Emits a `message` event (like `socket.send`).
@@ -332,6 +389,31 @@ impl Socket {
 
     // ---- internals ----
 
+    pub(crate) fn pid(&self) -> Option<&Arc<str>> {
+        self.inner.pid.as_ref()
+    }
+
+    /// Sends an event without acknowledgement. With connection state recovery on, it
+    /// goes through the adapter, as in the reference server, so that it gets an offset
+    /// and is kept for the client in case it misses it.
+    fn emit_packet(&self, packet: Packet) -> Result<(), EmitError> {
+        if self.inner.ns.recovery.is_none() {
+            return self.send_packet(packet, false);
+        }
+        if !self.connected() {
+            return Err(EmitError::Disconnected);
+        }
+        let opts = BroadcastOptions {
+            rooms: vec![Room::from(self.id().as_str())],
+            ..BroadcastOptions::default()
+        };
+        self.inner
+            .ns
+            .adapter
+            .broadcast(packet, opts)
+            .map_err(|e| EmitError::Adapter(e.to_string()))
+    }
+
     pub(crate) fn mark_connected(&self) {
         self.inner.connected.store(true, Ordering::Release);
     }
@@ -347,7 +429,49 @@ impl Socket {
 
     /// Queues an already encoded packet; false when it was dropped.
     pub(crate) fn send_encoded(&self, encoded: &Outgoing, volatile: bool) -> bool {
+        self.send_recorded(encoded, volatile, None)
+    }
+
+    /// Queues an encoded broadcast packet kept for recovery under `offset` (held back
+    /// while the socket is being recovered); false when it was dropped.
+    pub(crate) fn send_recorded(
+        &self,
+        encoded: &Outgoing,
+        volatile: bool,
+        offset: Option<&Arc<str>>,
+    ) -> bool {
+        if self.inner.replaying.load(Ordering::Acquire) {
+            let mut replay = self.inner.replay.lock();
+            if let Some(held) = replay.as_mut() {
+                held.push((offset.cloned(), encoded.clone()));
+                return true;
+            }
+        }
         self.connected() && self.inner.client.send(encoded.clone(), volatile).is_ok()
+    }
+
+    /// Ends the recovery of a socket: sends the missed packets in order, then the
+    /// broadcasts held back meanwhile, except those already among the missed ones.
+    pub(crate) fn finish_replay(&self, missed: Vec<Packet>) {
+        let client = &self.inner.client;
+        let mut replay = self.inner.replay.lock();
+        let mut sent: std::collections::HashSet<String> = std::collections::HashSet::new();
+        for packet in &missed {
+            if let Some(offset) = recovery::offset_of(packet) {
+                if !sent.insert(offset.to_string()) {
+                    continue;
+                }
+            }
+            let encoded = parser::encode(client.parser, client.revision, packet);
+            let _ = client.send(encoded, false);
+        }
+        for (offset, encoded) in replay.take().into_iter().flatten() {
+            if offset.is_some_and(|o| sent.contains(&*o)) {
+                continue;
+            }
+            let _ = client.send(encoded, false);
+        }
+        self.inner.replaying.store(false, Ordering::Release);
     }
 
     pub(crate) fn expect_shared_ack(&self, id: u64, tx: mpsc::UnboundedSender<Vec<Value>>) {
@@ -459,9 +583,23 @@ impl Socket {
         for h in &disconnecting {
             h(self, reason);
         }
+        // Kept after the socket left the room index and the namespace, so that a quick
+        // recovery (on another thread) cannot be undone by this cleanup.
+        let session = match &self.inner.pid {
+            Some(pid) if recovery::is_recoverable(reason) => Some(SessionState {
+                sid: self.id().clone(),
+                pid: pid.clone(),
+                rooms: self.rooms(),
+                data: self.data(),
+            }),
+            _ => None,
+        };
         self.inner.ns.adapter.del_all(self.id());
         self.inner.ns.sockets.write().remove(self.id());
         self.inner.client.remove_socket(self.nsp());
+        if let Some(session) = session {
+            self.inner.ns.adapter.persist_session(session);
+        }
         // Dropping the senders makes every pending emit_with_ack fail with Disconnected.
         self.inner.acks.lock().clear();
         for h in disconnect {
@@ -492,7 +630,11 @@ impl SocketEmitter {
     /// Emits the event (dropped silently when volatile and the client is not ready).
     pub fn emit(&self, event: &str, args: impl IntoArgs) -> Result<(), EmitError> {
         let packet = Packet::event(self.socket.nsp(), event, args.into_args());
-        self.socket.send_packet(packet, self.volatile)
+        if self.volatile {
+            self.socket.send_packet(packet, true)
+        } else {
+            self.socket.emit_packet(packet)
+        }
     }
     /// Emits the event and waits for the acknowledgement, at most the timeout.
     pub async fn emit_with_ack(

@@ -1,11 +1,13 @@
 //! The in-memory adapter: a room index for the sockets of this node.
 
 use std::collections::{HashMap, HashSet};
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 
 use super::{Adapter, AdapterContext, AdapterError, BoxFuture, BroadcastOptions, Room, SocketId};
+use crate::recovery::{RecoveryStore, RestoredSession, SessionState};
 use crate::{AckError, Packet, RemoteSocket, Socket, Value};
 
 /// Rooms of the local sockets, in both directions so that joining, leaving and
@@ -20,14 +22,32 @@ struct RoomIndex {
 pub struct MemoryAdapter {
     ctx: AdapterContext,
     index: RwLock<RoomIndex>,
+    /// Sessions and packets kept for connection state recovery, when it is on.
+    recovery: Option<Mutex<RecoveryStore>>,
 }
 
 impl MemoryAdapter {
     pub fn new(ctx: AdapterContext) -> Self {
+        let recovery = ctx.recovery().map(|c| Mutex::new(RecoveryStore::new(c)));
         MemoryAdapter {
             ctx,
             index: RwLock::new(RoomIndex::default()),
+            recovery,
         }
+    }
+
+    /// With connection state recovery on, keeps a broadcast event packet for the
+    /// clients that will miss it, appending its offset as last argument; returns the
+    /// offset. Does nothing (`None`) when recovery is off or the packet is not kept.
+    pub fn record_for_recovery(
+        &self,
+        packet: &mut Packet,
+        opts: &BroadcastOptions,
+    ) -> Option<Arc<str>> {
+        self.recovery
+            .as_ref()?
+            .lock()
+            .record(packet, opts, Instant::now())
     }
 
     /// The namespace this adapter serves.
@@ -76,6 +96,12 @@ impl MemoryAdapter {
 
     /// Delivers a packet to the matching local sockets, encoding it once.
     pub fn broadcast_local(&self, packet: &Packet, opts: &BroadcastOptions) {
+        self.deliver(packet, opts, None);
+    }
+
+    /// [`broadcast_local`](Self::broadcast_local) of a packet recorded for recovery
+    /// under `offset`, so that a socket being recovered does not get it twice.
+    fn deliver(&self, packet: &Packet, opts: &BroadcastOptions, offset: Option<&Arc<str>>) {
         let recipients = self.local_sockets(opts);
         if recipients.is_empty() {
             crate::stats::broadcast(0);
@@ -84,7 +110,7 @@ impl MemoryAdapter {
         let encoded = self.ctx.encode(packet);
         let mut delivered = 0;
         for socket in &recipients {
-            if socket.send_encoded(&encoded, opts.flags.volatile) {
+            if socket.send_recorded(&encoded, opts.flags.volatile, offset) {
                 delivered += 1;
             }
         }
@@ -189,8 +215,9 @@ impl Adapter for MemoryAdapter {
             .collect()
     }
 
-    fn broadcast(&self, packet: Packet, opts: BroadcastOptions) -> Result<(), AdapterError> {
-        self.broadcast_local(&packet, &opts);
+    fn broadcast(&self, mut packet: Packet, opts: BroadcastOptions) -> Result<(), AdapterError> {
+        let offset = self.record_for_recovery(&mut packet, &opts);
+        self.deliver(&packet, &opts, offset.as_ref());
         Ok(())
     }
 
@@ -241,6 +268,36 @@ impl Adapter for MemoryAdapter {
 
     fn server_count(&self) -> BoxFuture<'static, Result<usize, AdapterError>> {
         Box::pin(async { Ok(1) })
+    }
+
+    fn persist_session(&self, session: SessionState) {
+        if let Some(store) = &self.recovery {
+            store.lock().persist(session, Instant::now());
+        }
+    }
+
+    fn restore_session(
+        &self,
+        pid: &str,
+        offset: &str,
+    ) -> BoxFuture<'static, Result<Option<RestoredSession>, AdapterError>> {
+        let restored = self
+            .recovery
+            .as_ref()
+            .and_then(|store| store.lock().restore(pid, offset, Instant::now()));
+        Box::pin(async move { Ok(restored) })
+    }
+
+    fn packets_since(
+        &self,
+        offset: &str,
+        rooms: &[Room],
+    ) -> BoxFuture<'static, Result<Option<Vec<Packet>>, AdapterError>> {
+        let packets = self
+            .recovery
+            .as_ref()
+            .and_then(|store| store.lock().missed_since(offset, rooms));
+        Box::pin(async move { Ok(packets) })
     }
 }
 

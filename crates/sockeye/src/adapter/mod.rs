@@ -15,6 +15,7 @@ use std::time::Duration;
 pub use crate::namespace::AdapterContext;
 pub use memory::MemoryAdapter;
 
+use crate::recovery::{RestoredSession, SessionState};
 use crate::{AckError, Packet, RemoteSocket, Value};
 
 /// A boxed future, so adapters can be used as trait objects.
@@ -95,6 +96,41 @@ pub trait Adapter: Send + Sync + 'static {
     fn disconnect_sockets(&self, opts: BroadcastOptions, close: bool) -> Result<(), AdapterError>;
     /// How many nodes serve this namespace (1 without a cluster).
     fn server_count(&self) -> BoxFuture<'static, Result<usize, AdapterError>>;
+
+    // ---- connection state recovery ----
+    //
+    // Used only when the server enables it (`SocketIoBuilder::connection_state_recovery`).
+    // An adapter that supports recovery also appends an offset to the event packets it
+    // broadcasts and keeps them (see `crate::recovery::RecoveryStore`); the defaults
+    // below keep nothing, so its clients always get new sockets.
+
+    /// Keeps the state of a socket that lost its connection, for the recovery window.
+    fn persist_session(&self, session: SessionState) {
+        let _ = session;
+    }
+
+    /// Takes back the session `pid` with the packets its socket missed after `offset`
+    /// (each ending with its own offset); `None` when it cannot be recovered.
+    fn restore_session(
+        &self,
+        pid: &str,
+        offset: &str,
+    ) -> BoxFuture<'static, Result<Option<RestoredSession>, AdapterError>> {
+        let _ = (pid, offset);
+        Box::pin(async { Ok(None) })
+    }
+
+    /// The kept packets after `offset` for a socket in `rooms` (its own id included);
+    /// `None` when `offset` is no longer kept. A recovered socket asks again once it is
+    /// reachable by broadcasts, for what was sent while it was being restored.
+    fn packets_since(
+        &self,
+        offset: &str,
+        rooms: &[Room],
+    ) -> BoxFuture<'static, Result<Option<Vec<Packet>>, AdapterError>> {
+        let _ = (offset, rooms);
+        Box::pin(async { Ok(None) })
+    }
 }
 
 /// Creates the adapter of each namespace.
