@@ -13,6 +13,8 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value as Json};
 use sockeye_server::apps::chat::store::{ChatMessage, ChatStore, StoreError, HISTORY};
 use sockeye_server::apps::chat::{RedisChatConfig, RedisChatStore};
+use sockeye_server::apps::vote::store::{TallyError, TallyLine, VoteStore};
+use sockeye_server::apps::vote::RedisVoteStore;
 use sockeye_server::config::Config;
 use sockeye_server::redis::RedisHandle;
 use tokio_tungstenite::tungstenite::Message;
@@ -258,6 +260,175 @@ async fn the_chat_store_reports_redis_down_and_recovers() {
         wait.pause().await;
     };
     assert_eq!(joined.users, vec!["cy"]);
+}
+
+// ---- The vote -----------------------------------------------------------------------
+
+fn tally(lines: &[(&str, usize)]) -> Vec<TallyLine> {
+    lines
+        .iter()
+        .map(|(place, count)| TallyLine {
+            place: place.to_string(),
+            count: *count,
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn votes_are_shared_replaced_and_expire_two_hours_after_the_last_change() {
+    let redis = Redis::start();
+    let one = RedisVoteStore::new(&handle(&redis).await);
+    let two = RedisVoteStore::new(&handle(&redis).await);
+
+    let (ann, _) = one
+        .join(
+            "Soho",
+            "key-ann-000",
+            "Ann",
+            Some("https://x.y/a.png".into()),
+        )
+        .await
+        .unwrap();
+    let (bob, view) = two.join("Soho", "key-bob-000", "Bob", None).await.unwrap();
+    assert_ne!(ann, bob);
+    assert_eq!(view.votes.len(), 2, "Bob sees Ann, who joined elsewhere");
+    one.vote("Soho", "key-ann-000", Some("Noodle bar"))
+        .await
+        .unwrap();
+    // The same place in another case is the same place.
+    let view = two
+        .vote("Soho", "key-bob-000", Some("noodle BAR"))
+        .await
+        .unwrap();
+    assert_eq!(view.places, vec!["Noodle bar"]);
+    assert_eq!(view.tally, tally(&[("Noodle bar", 2)]));
+
+    // A new vote replaces the old one.
+    let view = one
+        .vote("Soho", "key-ann-000", Some("Taco stand"))
+        .await
+        .unwrap();
+    assert_eq!(view.tally, tally(&[("Noodle bar", 1), ("Taco stand", 1)]));
+    assert_eq!(view.places, vec!["Noodle bar", "Taco stand"]);
+
+    // A late joiner on either gateway sees every current vote, in joining order,
+    // with the pictures.
+    let (_, late) = two.join("Soho", "key-cy-0000", "Cy", None).await.unwrap();
+    let seen: Vec<(&str, Option<&str>, Option<&str>)> = late
+        .votes
+        .iter()
+        .map(|v| (v.name.as_str(), v.picture.as_deref(), v.place.as_deref()))
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            ("Ann", Some("https://x.y/a.png"), Some("Taco stand")),
+            ("Bob", None, Some("Noodle bar")),
+            ("Cy", None, None),
+        ]
+    );
+    // Joining again keeps the id and the vote; withdrawing empties the line.
+    let (again, view) = one
+        .join("Soho", "key-bob-000", "Bobby", None)
+        .await
+        .unwrap();
+    assert_eq!(again, bob);
+    assert_eq!(view.tally, tally(&[("Noodle bar", 1), ("Taco stand", 1)]));
+    let view = two.vote("Soho", "key-bob-000", None).await.unwrap();
+    assert_eq!(view.tally, tally(&[("Taco stand", 1)]));
+    let view = one.add_place("Soho", "Pizza").await.unwrap();
+    assert_eq!(view.places, vec!["Noodle bar", "Taco stand", "Pizza"]);
+
+    // Unknown voters cannot vote; other areas are separate.
+    assert_eq!(
+        one.vote("Soho", "key-nobody-0", Some("Pizza"))
+            .await
+            .unwrap_err(),
+        TallyError::UnknownVoter
+    );
+    assert_eq!(
+        one.add_place("Camden", "Pizza").await.unwrap_err(),
+        TallyError::UnknownVoter
+    );
+    one.join("Camden", "key-dee-000", "Dee", None)
+        .await
+        .unwrap();
+    let areas: Vec<(String, usize)> = two
+        .areas()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| (a.name, a.voters))
+        .collect();
+    assert_eq!(areas, vec![("Soho".into(), 3), ("Camden".into(), 1)]);
+
+    // Every key expires two hours after the last change, and each change renews it.
+    let keys = ttls(&redis, "sockeye:vote:*");
+    assert_eq!(keys.len(), 3, "{keys:?}");
+    for (key, ttl) in &keys {
+        assert!(*ttl > 7100 && *ttl <= 7200, "{key}: TTL {ttl}");
+    }
+    redis.cli(&["EXPIRE", "sockeye:vote:area:Soho", "60"]);
+    two.vote("Soho", "key-cy-0000", Some("Pizza"))
+        .await
+        .unwrap();
+    let ttl: i64 = redis
+        .cli(&["TTL", "sockeye:vote:area:Soho"])
+        .parse()
+        .unwrap();
+    assert!(ttl > 7100, "a vote renews the area's TTL ({ttl})");
+    // When it expires, the area is gone for everyone.
+    redis.cli(&["DEL", "sockeye:vote:area:Soho"]);
+    let (_, view) = one.join("Soho", "key-eve-000", "Eve", None).await.unwrap();
+    assert_eq!(view.votes.len(), 1);
+    assert!(view.tally.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_voter_changing_their_mind_on_two_gateways_counts_once() {
+    let redis = Redis::start();
+    let one = std::sync::Arc::new(RedisVoteStore::new(&handle(&redis).await));
+    let two = std::sync::Arc::new(RedisVoteStore::new(&handle(&redis).await));
+    one.join("Soho", "key-ann-000", "Ann", None).await.unwrap();
+    let places = ["Pizza", "Sushi", "Tacos", "Noodles"];
+    let mut votes = Vec::new();
+    for i in 0..40 {
+        let store = if i % 2 == 0 { one.clone() } else { two.clone() };
+        let place = places[i % places.len()];
+        votes.push(tokio::spawn(async move {
+            store
+                .vote("Soho", "key-ann-000", Some(place))
+                .await
+                .unwrap()
+        }));
+    }
+    for vote in votes {
+        let view = vote.await.unwrap();
+        let counted: usize = view.tally.iter().map(|l| l.count).sum();
+        assert_eq!(counted, 1, "one voter, one vote: {:?}", view.tally);
+    }
+    let (_, view) = two.join("Soho", "key-bob-000", "Bob", None).await.unwrap();
+    assert_eq!(view.tally.iter().map(|l| l.count).sum::<usize>(), 1);
+    assert_eq!(view.places.len(), 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_vote_store_reports_redis_down() {
+    let mut redis = Redis::start();
+    let store = RedisVoteStore::new(&handle(&redis).await);
+    store
+        .join("Soho", "key-ann-000", "Ann", None)
+        .await
+        .unwrap();
+    redis.stop();
+    assert_eq!(
+        store
+            .vote("Soho", "key-ann-000", Some("Pizza"))
+            .await
+            .unwrap_err(),
+        TallyError::Unavailable
+    );
+    assert_eq!(store.areas().await.unwrap_err(), TallyError::Unavailable);
 }
 
 // ---- The gateway with Redis stopped -------------------------------------------------
