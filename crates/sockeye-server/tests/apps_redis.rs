@@ -233,6 +233,30 @@ async fn the_members_of_a_dead_gateway_disappear() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leave_refused_by_redis_is_retried_by_the_housekeeping() {
+    let redis = Redis::start();
+    let store = chat_store(&redis, Duration::from_secs(20)).await;
+    store.join("r", "s1", "ann").await.unwrap();
+    store.join("r", "s2", "bob").await.unwrap();
+    // Redis refuses scripts for a while (the data stays): the leave fails...
+    assert_eq!(
+        redis.cli(&["ACL", "SETUSER", "default", "-@scripting"]),
+        "OK"
+    );
+    assert_eq!(
+        store.leave("r", "s2").await.unwrap_err(),
+        StoreError::Unavailable
+    );
+    assert!(store.sweep().await.is_err());
+    assert_eq!(redis.cli(&["ACL", "SETUSER", "default", "+@all"]), "OK");
+    // ...and once Redis answers again, the next housekeeping takes bob out and names
+    // the room, so its viewers get the new list.
+    assert_eq!(store.sweep().await.unwrap(), vec!["r"]);
+    assert_eq!(store.users("r").await.unwrap(), vec!["ann"]);
+    assert_eq!(store.sweep().await.unwrap(), Vec::<String>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_chat_store_reports_redis_down_and_recovers() {
     let mut redis = Redis::start();
     let store = chat_store(&redis, Duration::from_secs(20)).await;

@@ -237,9 +237,11 @@ impl<S: ChatStore> Chat<S> {
                 tracing::info!(socket = %socket.id(), %room, %nick, "left chat room");
             }
             Ok(None) => {}
-            // The store retries later; the room hears of it then.
+            // The store retries later and the room hears of it then; asking the store
+            // for the lists now would only make the user wait for more failures.
             Err(e) => {
-                tracing::debug!(socket = %socket.id(), %room, error = %e, "leave not recorded yet")
+                tracing::debug!(socket = %socket.id(), %room, error = %e, "leave not recorded yet");
+                return;
             }
         }
         self.broadcast_users(&ns, &room).await;

@@ -289,7 +289,9 @@ pub struct RedisChatStore {
     node: String,
     /// Room → the members this gateway put there, so it keeps them alive.
     local: Mutex<HashMap<String, HashSet<String>>>,
-    /// Leaves that failed (Redis was down), retried by [`ChatStore::sweep`].
+    /// (room, member) to take out of Redis when it answers again: leaves that failed,
+    /// and joins that failed (a join may have been applied even though its answer was
+    /// lost). Retried by [`ChatStore::sweep`].
     pending_leaves: Mutex<Vec<(String, String)>>,
     scripts: Scripts,
 }
@@ -439,6 +441,15 @@ impl RedisChatStore {
         let pending = std::mem::take(&mut *self.pending_leaves.lock());
         let mut done = Vec::new();
         for (room, member) in pending {
+            // Joined again since: that join stands.
+            let rejoined = self
+                .local
+                .lock()
+                .get(&room)
+                .is_some_and(|members| members.contains(&member));
+            if rejoined {
+                continue;
+            }
             match self.remove(&room, &member).await {
                 Ok(_) => done.push(room),
                 Err(_) => self.pending_leaves.lock().push((room, member)),
@@ -469,18 +480,26 @@ impl ChatStore for RedisChatStore {
             MAX_MEMBERS.to_string(),
             MAX_ROOMS.to_string(),
         ];
-        let reply: Vec<String> = self
-            .scripts
-            .join
-            .run(&mut self.conn(), &keys, &args)
-            .await
-            .map_err(unavailable("join a room"))?;
+        let reply: Vec<String> = match self.scripts.join.run(&mut self.conn(), &keys, &args).await {
+            Ok(reply) => reply,
+            Err(error) => {
+                // The script may have run with its answer lost: undo it later rather
+                // than leave a member nobody will ever take out.
+                self.pending_leaves
+                    .lock()
+                    .push((room.to_string(), member.to_string()));
+                return Err(unavailable("join a room")(error));
+            }
+        };
         let joined = parse_joined(&reply)?;
         self.local
             .lock()
             .entry(room.to_string())
             .or_default()
             .insert(member.to_string());
+        self.pending_leaves
+            .lock()
+            .retain(|(r, m)| !(r == room && m == member));
         Ok(joined)
     }
 
