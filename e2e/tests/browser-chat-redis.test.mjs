@@ -207,3 +207,15 @@ test('when a gateway dies, its users leave the lists and the history stays', asy
   await ned.page.locator('#messages .msg .text', { hasText: 'before the crash' }).waitFor(T);
   noProblems(lea, ned);
 });
+
+// Last of all: it stops Redis.
+test('while Redis is down the page tells the sender the chat is unavailable', async () => {
+  const oz = await user(A, 'oz', '/chat/outage');
+  await inRoom(oz, 'oz (you)');
+  await cluster.redis.stop();
+  await send(oz.page, 'is anyone there?');
+  await oz.page.locator('#send-notice', { hasText: 'unavailable' }).waitFor(T);
+  assert.equal(await oz.page.locator('#messages .msg', { hasText: 'is anyone there?' }).count(), 0);
+  await screenshot(oz.page, 'chat-cluster-redis-down-desktop');
+  noProblems(oz);
+});
