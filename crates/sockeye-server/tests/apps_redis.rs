@@ -257,6 +257,33 @@ async fn a_leave_refused_by_redis_is_retried_by_the_housekeeping() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_lost_by_redis_are_put_back_by_their_gateway() {
+    let redis = Redis::start();
+    let one = chat_store(&redis, Duration::from_secs(20)).await;
+    let two = chat_store(&redis, Duration::from_secs(20)).await;
+    one.join("r", "s1", "Ann").await.unwrap();
+    two.join("r", "s2", "bob").await.unwrap();
+    one.join("other", "s3", "cy").await.unwrap();
+    // Redis restarts empty (no persistence): presence is gone.
+    assert_eq!(redis.cli(&["FLUSHALL"]), "OK");
+    assert!(one.users("r").await.unwrap().is_empty());
+    // Each gateway's next housekeeping puts its own members back and names the rooms.
+    assert_eq!(one.sweep().await.unwrap(), vec!["other", "r"]);
+    assert_eq!(two.sweep().await.unwrap(), vec!["r"]);
+    let mut users = two.users("r").await.unwrap();
+    users.sort();
+    assert_eq!(users, vec!["Ann", "bob"]);
+    assert_eq!(
+        one.member("other", "CY").await.unwrap().as_deref(),
+        Some("s3")
+    );
+    // Nothing more to put back; a member who left is not put back.
+    assert_eq!(one.leave("r", "s1").await.unwrap().as_deref(), Some("Ann"));
+    assert_eq!(one.sweep().await.unwrap(), Vec::<String>::new());
+    assert_eq!(two.users("r").await.unwrap(), vec!["bob"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_chat_store_reports_redis_down_and_recovers() {
     let mut redis = Redis::start();
     let store = chat_store(&redis, Duration::from_secs(20)).await;

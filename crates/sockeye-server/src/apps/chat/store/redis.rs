@@ -23,7 +23,10 @@
 //! lasts `node_ttl`, default 20 s). Members are recorded with their gateway; whoever
 //! reads a room skips (and deletes) the members of gateways that are gone, and the
 //! first gateway to notice a dead one removes its members from all its rooms and
-//! tells the rooms' viewers.
+//! tells the rooms' viewers. The other way round, a gateway whose members Redis lost
+//! (it restarted empty, or took the gateway for dead during a long cut) puts them back
+//! at its next renewal. Leaves and joins that failed while Redis was down are undone
+//! once it answers, so nobody stays listed after leaving.
 //!
 //! Every check-then-write (a free nickname, a full room) is one Lua script, so two
 //! gateways cannot hand out the same nickname. Times come from Redis (`TIME`), so
@@ -130,6 +133,20 @@ local function taken(members, nicks, lower)
   redis.call('HDEL', nicks, lower)
   return false
 end
+-- Records `member` of gateway `node` under `nick`, or `nick-2`, `nick-3`… when taken;
+-- returns the nickname granted.
+local function admit(members, nicks, member, nick, lower, node)
+  local granted, granted_lower, n = nick, lower, 1
+  while taken(members, nicks, granted_lower) do
+    n = n + 1
+    granted = nick .. '-' .. n
+    granted_lower = lower .. '-' .. n
+  end
+  redis.call('HSET', members, member,
+    cjson.encode({nick = granted, lower = granted_lower, node = node, seq = seq()}))
+  redis.call('HSET', nicks, granted_lower, member)
+  return granted
+end
 "#;
 
 /// KEYS: members, nicks, history, rooms, nodes, node rooms.
@@ -152,14 +169,7 @@ local list = live_members(members, nicks, nodes, now)
 if #list >= tonumber(ARGV[8]) then
   return {'error', 'room_full'}
 end
-local nick, lower, n = ARGV[3], ARGV[4], 1
-while taken(members, nicks, lower) do
-  n = n + 1
-  nick = ARGV[3] .. '-' .. n
-  lower = ARGV[4] .. '-' .. n
-end
-redis.call('HSET', members, member, cjson.encode({nick = nick, lower = lower, node = node, seq = seq()}))
-redis.call('HSET', nicks, lower, member)
+local nick = admit(members, nicks, member, ARGV[3], ARGV[4], node)
 redis.call('SADD', node_rooms, room)
 for _, key in ipairs({members, nicks, history, node_rooms, rooms}) do
   redis.call('EXPIRE', key, ttl)
@@ -232,28 +242,46 @@ return reply
 "#;
 
 /// KEYS: nodes, rooms, node rooms, then members, nicks, history of each local room.
-/// ARGV: node, node ttl (ms), room ttl (s), then the local rooms.
-/// Reply: the gateways whose time is up.
+/// ARGV: node, node ttl (ms), room ttl (s), then for each local room its name and the
+/// JSON list of this gateway's members there, `[[id, nick, lower-cased nick]…]`.
+/// Reply: `{n, room1…roomN, dead…}`: the rooms where members had to be put back (Redis
+/// lost them: it restarted empty, or this gateway was taken for dead), then the
+/// gateways whose time is up.
 const HEARTBEAT: &str = r#"
 local nodes, rooms, node_rooms = KEYS[1], KEYS[2], KEYS[3]
-local ttl = tonumber(ARGV[3])
+local node, ttl = ARGV[1], tonumber(ARGV[3])
 local now = now_ms()
-redis.call('ZADD', nodes, int(now + tonumber(ARGV[2])), ARGV[1])
+redis.call('ZADD', nodes, int(now + tonumber(ARGV[2])), node)
 redis.call('EXPIRE', nodes, ttl)
 redis.call('ZREMRANGEBYSCORE', rooms, '-inf', '(' .. int(now - ttl * 1000))
 redis.call('DEL', node_rooms)
-for i = 4, #ARGV do
-  local room = ARGV[i]
+local revived = {}
+local count = (#ARGV - 3) / 2
+for k = 0, count - 1 do
+  local room, list = ARGV[4 + 2 * k], cjson.decode(ARGV[5 + 2 * k])
+  local members, nicks, history = KEYS[4 + 3 * k], KEYS[5 + 3 * k], KEYS[6 + 3 * k]
+  local back = false
+  for _, m in ipairs(list) do
+    if redis.call('HEXISTS', members, m[1]) == 0 then
+      admit(members, nicks, m[1], m[2], m[3], node)
+      back = true
+    end
+  end
+  if back then revived[#revived + 1] = room end
   redis.call('SADD', node_rooms, room)
   redis.call('ZADD', rooms, int(now), room)
-  local base = 4 + (i - 4) * 3
-  for k = base, base + 2 do redis.call('EXPIRE', KEYS[k], ttl) end
+  for _, key in ipairs({members, nicks, history}) do redis.call('EXPIRE', key, ttl) end
 end
-if #ARGV >= 4 then
+if count > 0 then
   redis.call('EXPIRE', node_rooms, ttl)
   redis.call('EXPIRE', rooms, ttl)
 end
-return redis.call('ZRANGEBYSCORE', nodes, '-inf', '(' .. int(now))
+local reply = {tostring(#revived)}
+for _, room in ipairs(revived) do reply[#reply + 1] = room end
+for _, dead in ipairs(redis.call('ZRANGEBYSCORE', nodes, '-inf', '(' .. int(now))) do
+  reply[#reply + 1] = dead
+end
+return reply
 "#;
 
 struct Scripts {
@@ -287,8 +315,12 @@ pub struct RedisChatStore {
     config: RedisChatConfig,
     /// This gateway's id in `nodes`.
     node: String,
-    /// Room → the members this gateway put there, so it keeps them alive.
-    local: Mutex<HashMap<String, HashSet<String>>>,
+    /// Room → member → nickname: the members this gateway put there, so it keeps
+    /// them alive (and puts them back if Redis lost them).
+    local: Mutex<HashMap<String, HashMap<String, String>>>,
+    /// Held (shared) by leaves, (exclusively) by the heartbeat, so the heartbeat never
+    /// puts back a member whose leave is under way.
+    presence: tokio::sync::RwLock<()>,
     /// (room, member) to take out of Redis when it answers again: leaves that failed,
     /// and joins that failed (a join may have been applied even though its answer was
     /// lost). Retried by [`ChatStore::sweep`].
@@ -328,6 +360,7 @@ impl RedisChatStore {
             config,
             node,
             local: Mutex::new(HashMap::new()),
+            presence: tokio::sync::RwLock::new(()),
             pending_leaves: Mutex::new(Vec::new()),
             scripts: Scripts::new(),
         }
@@ -378,12 +411,26 @@ impl RedisChatStore {
         self.scripts.users.run(&mut self.conn(), &keys, &[]).await
     }
 
-    /// Renews this gateway's liveness and its rooms; returns the dead gateways.
-    async fn heartbeat(&self) -> Result<Vec<String>, RedisError> {
-        let mut rooms: Vec<String> = self.local.lock().keys().cloned().collect();
+    /// Renews this gateway's liveness and its rooms, putting back its members if Redis
+    /// lost them; returns the rooms where it did, and the dead gateways.
+    async fn heartbeat(&self) -> Result<(Vec<String>, Vec<String>), RedisError> {
+        let _exclusive = self.presence.write().await;
+        // Room → `[[id, nick, lower-cased nick]…]` of this gateway's members there.
+        let mut rooms: Vec<(String, serde_json::Value)> = self
+            .local
+            .lock()
+            .iter()
+            .map(|(room, members)| {
+                let members: Vec<[String; 3]> = members
+                    .iter()
+                    .map(|(id, nick)| [id.clone(), nick.clone(), nick.to_lowercase()])
+                    .collect();
+                (room.clone(), serde_json::json!(members))
+            })
+            .collect();
         for (room, _) in self.pending_leaves.lock().iter() {
-            if !rooms.contains(room) {
-                rooms.push(room.clone());
+            if !rooms.iter().any(|(r, _)| r == room) {
+                rooms.push((room.clone(), serde_json::json!([])));
             }
         }
         let mut keys = vec![
@@ -396,16 +443,31 @@ impl RedisChatStore {
             self.config.node_ttl.as_millis().to_string(),
             self.room_ttl_secs(),
         ];
-        for room in rooms {
+        for (room, members) in rooms {
             keys.push(self.room_key(&room, "members"));
             keys.push(self.room_key(&room, "nicks"));
             keys.push(self.room_key(&room, "history"));
             args.push(room);
+            args.push(members.to_string());
         }
-        self.scripts
+        let reply: Vec<String> = self
+            .scripts
             .heartbeat
             .run(&mut self.conn(), &keys, &args)
-            .await
+            .await?;
+        let revived_count = reply
+            .first()
+            .and_then(|n| n.parse::<usize>().ok())
+            .unwrap_or(0);
+        let revived: Vec<String> = reply.iter().skip(1).take(revived_count).cloned().collect();
+        let dead = reply.iter().skip(1 + revived_count).cloned().collect();
+        if !revived.is_empty() {
+            tracing::warn!(
+                rooms = revived.len(),
+                "chat: Redis had lost this gateway's members; they are back"
+            );
+        }
+        Ok((revived, dead))
     }
 
     /// Removes a dead gateway's members from its rooms, unless another gateway got
@@ -446,7 +508,7 @@ impl RedisChatStore {
                 .local
                 .lock()
                 .get(&room)
-                .is_some_and(|members| members.contains(&member));
+                .is_some_and(|members| members.contains_key(&member));
             if rejoined {
                 continue;
             }
@@ -496,7 +558,7 @@ impl ChatStore for RedisChatStore {
             .lock()
             .entry(room.to_string())
             .or_default()
-            .insert(member.to_string());
+            .insert(member.to_string(), joined.nick.clone());
         self.pending_leaves
             .lock()
             .retain(|(r, m)| !(r == room && m == member));
@@ -504,6 +566,7 @@ impl ChatStore for RedisChatStore {
     }
 
     async fn leave(&self, room: &str, member: &str) -> Result<Option<String>, StoreError> {
+        let _shared = self.presence.read().await;
         {
             let mut local = self.local.lock();
             if let Some(members) = local.get_mut(room) {
@@ -642,11 +705,11 @@ impl ChatStore for RedisChatStore {
     }
 
     async fn sweep(&self) -> Result<Vec<String>, StoreError> {
-        let dead = self
+        let (mut changed, dead) = self
             .heartbeat()
             .await
             .map_err(unavailable("renew this gateway's presence"))?;
-        let mut changed = self.retry_leaves().await;
+        changed.extend(self.retry_leaves().await);
         for node in dead {
             match self.bury(&node).await {
                 Ok(rooms) => changed.extend(rooms),
