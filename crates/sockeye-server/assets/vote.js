@@ -56,6 +56,10 @@
     $('status').hidden = !text;
   }
 
+  // Pictures that failed to load: shown as initials from then on, without asking again
+  // at every update of the area.
+  const brokenPictures = new Set();
+
   /** A round picture, or the initials when there is none or it fails to load. */
   function avatar(name, picture) {
     const initials = () => {
@@ -66,12 +70,15 @@
         .map((w) => [...w][0].toUpperCase()).join('') || '?';
       return span;
     };
-    if (!picture) return initials();
+    if (!picture || brokenPictures.has(picture)) return initials();
     const img = document.createElement('img');
     img.className = 'avatar';
     img.alt = '';
     img.referrerPolicy = 'no-referrer';
-    img.addEventListener('error', () => img.replaceWith(initials()), { once: true });
+    img.addEventListener('error', () => {
+      brokenPictures.add(picture);
+      img.replaceWith(initials());
+    }, { once: true });
     img.src = picture;
     return img;
   }

@@ -1,10 +1,12 @@
 // Browser tests: start the real `sockeye` gateway binary and drive Debian's Chromium
 // with playwright-core. Build the binary first: `cargo build --release -p sockeye-server`.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { freePort, repoRoot } from './servers.mjs';
+import { startRedis } from './redis.mjs';
 
 export const artifactsDir = path.join(repoRoot, 'e2e/artifacts');
 
@@ -51,6 +53,44 @@ export async function startGateway(args = []) {
   };
 }
 
+/**
+ * A cluster: a redis-server of the test's own and `count` gateways joined to it with
+ * `--redis` (plus `args`). Returns { redis, nodes: [gateway], stop() }.
+ */
+export async function startCluster(count, args = []) {
+  const redis = await startRedis();
+  const nodes = [];
+  try {
+    for (let i = 0; i < count; i += 1) nodes.push(await startGateway(['--redis', redis.url, ...args]));
+  } catch (e) {
+    for (const n of nodes) await n.stop();
+    await redis.stop();
+    throw e;
+  }
+  return {
+    redis,
+    nodes,
+    stop: async () => {
+      for (const n of nodes) await n.stop();
+      await redis.stop();
+    },
+  };
+}
+
+/** Runs `redis-cli` against the test's redis-server; returns its trimmed output. */
+export function redisCli(redis, ...args) {
+  return execFileSync('/usr/bin/redis-cli', ['-h', '127.0.0.1', '-p', String(redis.port), ...args], { encoding: 'utf8' }).trim();
+}
+
+/**
+ * The `connect.sid` cookie value express-session would give the browser for session
+ * `id`: `s:<id>.<unpadded base64 HMAC-SHA256 of id>`, URI-encoded.
+ */
+export function expressSessionCookie(id, secret) {
+  const signature = crypto.createHmac('sha256', secret).update(id).digest('base64').replace(/=+$/, '');
+  return encodeURIComponent(`s:${id}.${signature}`);
+}
+
 export async function launchBrowser() {
   return chromium.launch({
     executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
@@ -61,10 +101,12 @@ export async function launchBrowser() {
 
 /**
  * A new browser context + page that records console errors, page errors and dialogs
- * (an XSS would open one). `viewport` defaults to a desktop size.
+ * (an XSS would open one). `viewport` defaults to a desktop size; `cookies` are set
+ * in the context first (playwright's `addCookies` format).
  */
-export async function openPage(browser, { viewport = { width: 1280, height: 800 } } = {}) {
+export async function openPage(browser, { viewport = { width: 1280, height: 800 }, cookies = [] } = {}) {
   const context = await browser.newContext({ viewport });
+  if (cookies.length) await context.addCookies(cookies);
   const page = await context.newPage();
   const problems = [];
   const dialogs = [];

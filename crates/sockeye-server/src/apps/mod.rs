@@ -6,6 +6,7 @@
 
 mod assets;
 pub mod chat;
+mod redis_script;
 mod session;
 pub mod validate;
 pub mod vote;

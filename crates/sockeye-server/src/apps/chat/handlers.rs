@@ -1,7 +1,7 @@
 //! The chat's Socket.IO event handlers (protocol in the module docs of `chat`).
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use parking_lot::Mutex;
@@ -166,8 +166,8 @@ impl<S: ChatStore> Chat<S> {
     }
 
     async fn rooms(&self, socket: &Socket) -> Result<serde_json::Value, ChatError> {
+        let rooms = self.store.rooms().await?;
         socket.join(LOBBY);
-        let rooms = self.store.rooms().await;
         Ok(json!({ "ok": true, "rooms": rooms }))
     }
 
@@ -228,23 +228,80 @@ impl<S: ChatStore> Chat<S> {
         let key = room_key(&room);
         socket.leave(&key);
         let ns = socket.namespace();
-        if let Some(nick) = self.store.leave(&room, socket.id().as_str()).await {
-            let notice = json!({ "kind": "left", "nick": nick, "at": now_ms() });
-            ns.to(key.clone())
-                .emit("notice", (Value::from(notice),))
-                .ok();
-            tracing::info!(socket = %socket.id(), %room, %nick, "left chat room");
+        match self.store.leave(&room, socket.id().as_str()).await {
+            Ok(Some(nick)) => {
+                let notice = json!({ "kind": "left", "nick": nick, "at": now_ms() });
+                ns.to(key.clone())
+                    .emit("notice", (Value::from(notice),))
+                    .ok();
+                tracing::info!(socket = %socket.id(), %room, %nick, "left chat room");
+            }
+            Ok(None) => {}
+            // The store retries later and the room hears of it then; asking the store
+            // for the lists now would only make the user wait for more failures.
+            Err(e) => {
+                tracing::debug!(socket = %socket.id(), %room, error = %e, "leave not recorded yet");
+                return;
+            }
         }
-        let users = self.store.users(&room).await;
-        ns.to(key).emit("users", (Value::from(json!(users)),)).ok();
+        self.broadcast_users(&ns, &room).await;
         self.broadcast_rooms(&ns).await;
     }
 
+    /// Sends a room's user list to everyone in it, on every gateway.
+    async fn broadcast_users(&self, ns: &Namespace, room: &str) {
+        match self.store.users(room).await {
+            Ok(users) => {
+                ns.to(room_key(room))
+                    .emit("users", (Value::from(json!(users)),))
+                    .ok();
+            }
+            Err(e) => tracing::debug!(%room, error = %e, "cannot send the user list"),
+        }
+    }
+
+    /// Sends the rooms list to everyone looking at it, on every gateway.
     async fn broadcast_rooms(&self, ns: &Namespace) {
-        let rooms = self.store.rooms().await;
-        ns.to(LOBBY)
-            .emit("rooms", (Value::from(json!(rooms)),))
-            .ok();
+        match self.store.rooms().await {
+            Ok(rooms) => {
+                ns.to(LOBBY)
+                    .emit("rooms", (Value::from(json!(rooms)),))
+                    .ok();
+            }
+            Err(e) => tracing::debug!(error = %e, "cannot send the rooms list"),
+        }
+    }
+
+    /// Runs the store's housekeeping every [`ChatStore::sweep_every`] (if it needs
+    /// any) and tells the rooms it changed (members of a dead gateway removed). Stops
+    /// when the app is dropped.
+    pub fn spawn_sweeper(self: &Arc<Self>, ns: Namespace) {
+        let Some(every) = self.store.sweep_every() else {
+            return;
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            tracing::warn!("no tokio runtime: the chat store's housekeeping does not run");
+            return;
+        };
+        let chat: Weak<Self> = Arc::downgrade(self);
+        runtime.spawn(async move {
+            let mut ticks = tokio::time::interval(every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                let Some(chat) = chat.upgrade() else { break };
+                match chat.store.sweep().await {
+                    Ok(rooms) if !rooms.is_empty() => {
+                        for room in &rooms {
+                            chat.broadcast_users(&ns, room).await;
+                        }
+                        chat.broadcast_rooms(&ns).await;
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::debug!(error = %e, "chat housekeeping failed"),
+                }
+            }
+        });
     }
 
     fn take_token(&self, socket: &Socket) -> Result<(), ChatError> {
@@ -272,7 +329,7 @@ impl<S: ChatStore> Chat<S> {
             text,
             at: now_ms(),
         };
-        self.store.push(&room, message.clone()).await;
+        self.store.push(&room, message.clone()).await?;
         socket
             .namespace()
             .to(room_key(&room))
@@ -296,7 +353,7 @@ impl<S: ChatStore> Chat<S> {
         )?;
         let (room, nick) = self.current(socket).ok_or(ChatError::NotInRoom)?;
         let target =
-            self.store.member(&room, &to).await.ok_or_else(|| {
+            self.store.member(&room, &to).await?.ok_or_else(|| {
                 ChatError::NoSuchUser(to.chars().take(validate::MAX_NICK).collect())
             })?;
         if target == socket.id().as_str() {

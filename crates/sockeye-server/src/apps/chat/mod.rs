@@ -27,12 +27,22 @@
 //! - `private` `{ to, text }` → `{ ok, message: { from, to, text, at } }`: to one user
 //!   of the same room.
 //!
-//! Server → client:
+//! Server → client (each broadcast reaches the room's sockets on every gateway,
+//! through the Socket.IO adapter):
 //! - `message` `{ from, text, at }` to the room (the sender included); `at` is Unix ms.
 //! - `private` `{ from, to, text, at }` to the recipient only.
 //! - `notice` `{ kind: "joined" | "left", nick, at }` to the room.
 //! - `users` `[nick]` to the room when it changes.
 //! - `rooms` `[{ name, users }]` to the rooms-list viewers when any room changes.
+//!
+//! # Where the state lives
+//!
+//! Without Redis, presence and history are in this gateway's memory
+//! ([`MemoryChatStore`], bounded). With `--redis` they are in Redis
+//! ([`RedisChatStore`]): any number of gateways serve the same rooms, a room's
+//! history and presence are kept 24 hours after its last activity, and the members
+//! of a gateway that dies disappear within about 20 seconds. The rate limit is per
+//! connection, so it stays on the gateway holding the connection.
 
 mod handlers;
 pub mod rate_limit;
@@ -49,7 +59,7 @@ use crate::auth;
 use crate::gateway::Gateway;
 
 pub use handlers::{Chat, ChatError};
-pub use store::{ChatStore, MemoryChatStore};
+pub use store::{ChatStore, MemoryChatStore, RedisChatConfig, RedisChatStore};
 
 /// The namespace of the chat.
 pub const NAMESPACE: &str = "/chat";
@@ -57,14 +67,13 @@ pub const NAMESPACE: &str = "/chat";
 const PAGE: &str = include_str!("../../../assets/chat.html");
 const SCRIPT: &str = include_str!("../../../assets/chat.js");
 
-/// Registers the `/chat` namespace (with the in-memory store) and returns the pages.
+/// Registers the `/chat` namespace and returns the pages. The state is kept in Redis
+/// when the gateway has one, in memory otherwise.
 pub fn install(gateway: &Gateway) -> Router {
-    let chat = Chat::new(MemoryChatStore::default());
-    let namespace = gateway.io.ns(NAMESPACE, move |socket: Socket| {
-        let chat = chat.clone();
-        async move { chat.attach(&socket) }
-    });
-    auth::install(gateway, &namespace);
+    match &gateway.redis {
+        Some(redis) => register(gateway, RedisChatStore::new(redis)),
+        None => register(gateway, MemoryChatStore::default()),
+    }
     Router::new()
         .route("/", get(|| async { Redirect::temporary("/chat") }))
         .route("/chat", get(page))
@@ -82,6 +91,17 @@ pub fn install(gateway: &Gateway) -> Router {
             "/chat/assets/app.css",
             get(|| async { assets::css(assets::APP_CSS) }),
         )
+}
+
+fn register<S: ChatStore>(gateway: &Gateway, store: S) {
+    let chat = Chat::new(store);
+    let attached = chat.clone();
+    let namespace = gateway.io.ns(NAMESPACE, move |socket: Socket| {
+        let chat = attached.clone();
+        async move { chat.attach(&socket) }
+    });
+    auth::install(gateway, &namespace);
+    chat.spawn_sweeper(namespace);
 }
 
 async fn page() -> Response {

@@ -2,18 +2,14 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Weak};
-use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use serde_json::json;
 use sockeye::{Event, Socket, Value};
 
-use super::tally::{AreaView, Tally, TallyError};
+use super::store::{AreaView, TallyError, VoteStore};
 use crate::apps::session;
 use crate::apps::validate::{self, InvalidInput, MAX_PLACE};
-
-/// How often expired areas are swept.
-const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
 fn area_key(area: &str) -> String {
     format!("vote:area:{area}")
@@ -35,6 +31,7 @@ impl VoteError {
         let code = match self {
             VoteError::Invalid(_) | VoteError::BadKey => "invalid",
             VoteError::Tally(TallyError::UnknownVoter) => "not_joined",
+            VoteError::Tally(TallyError::Unavailable) => "unavailable",
             VoteError::Tally(_) => "full",
         };
         json!({ "ok": false, "error": self.to_string(), "code": code }).into()
@@ -65,36 +62,41 @@ fn view_json(view: &AreaView) -> Value {
     }
 }
 
-/// The vote app's state: the tally and which area/voter each socket is.
-pub struct Vote {
-    tally: Tally,
+/// The vote app's state: the store and which area/voter each socket of this gateway
+/// is (a socket lives on one gateway; the votes live in the store).
+pub struct Vote<S> {
+    store: S,
     /// socket id → (area, voter key)
     sockets: Mutex<HashMap<String, (String, String)>>,
 }
 
-impl Vote {
-    pub fn new(tally: Tally) -> Arc<Self> {
+impl<S: VoteStore> Vote<S> {
+    pub fn new(store: S) -> Arc<Self> {
         let vote = Arc::new(Vote {
-            tally,
+            store,
             sockets: Mutex::new(HashMap::new()),
         });
         Self::spawn_sweeper(Arc::downgrade(&vote));
         vote
     }
 
-    /// Forgets expired areas every minute, so areas nobody visits again do not stay in
-    /// memory. Stops when the app is dropped.
-    fn spawn_sweeper(vote: Weak<Vote>) {
+    /// Forgets expired areas every [`VoteStore::sweep_every`] (for a store that does
+    /// not expire them by itself), so areas nobody visits again do not stay in memory.
+    /// Stops when the app is dropped.
+    fn spawn_sweeper(vote: Weak<Self>) {
+        let Some(every) = vote.upgrade().and_then(|v| v.store.sweep_every()) else {
+            return;
+        };
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             tracing::warn!("no tokio runtime: expired vote areas are only dropped on access");
             return;
         };
         runtime.spawn(async move {
-            let mut every = tokio::time::interval(SWEEP_EVERY);
+            let mut ticks = tokio::time::interval(every);
             loop {
-                every.tick().await;
+                ticks.tick().await;
                 let Some(vote) = vote.upgrade() else { break };
-                let gone = vote.tally.sweep(Instant::now());
+                let gone = vote.store.sweep();
                 if gone > 0 {
                     tracing::info!(areas = gone, "expired vote areas dropped");
                 }
@@ -104,16 +106,17 @@ impl Vote {
 
     pub fn attach(self: &Arc<Self>, socket: &Socket) {
         self.on(socket, "areas", |vote, _socket, _arg| async move {
-            Ok(json!({ "ok": true, "areas": vote.tally.areas(Instant::now()) }).into())
+            let areas = vote.store.areas().await?;
+            Ok(json!({ "ok": true, "areas": areas }).into())
         });
         self.on(socket, "join", |vote, socket, arg| async move {
-            vote.join(&socket, arg.as_ref())
+            vote.join(&socket, arg.as_ref()).await
         });
         self.on(socket, "vote", |vote, socket, arg| async move {
-            vote.vote(&socket, arg.as_ref())
+            vote.vote(&socket, arg.as_ref()).await
         });
         self.on(socket, "place", |vote, socket, arg| async move {
-            vote.add_place(&socket, arg.as_ref())
+            vote.add_place(&socket, arg.as_ref()).await
         });
         let vote = self.clone();
         socket.on_disconnect(move |socket, _reason| {
@@ -150,6 +153,7 @@ impl Vote {
         });
     }
 
+    /// Sends the area to everyone in it, on every gateway (through the adapter).
     fn broadcast(&self, socket: &Socket, view: &AreaView) {
         socket
             .namespace()
@@ -158,7 +162,7 @@ impl Vote {
             .ok();
     }
 
-    fn join(&self, socket: &Socket, arg: Option<&Value>) -> Result<Value, VoteError> {
+    async fn join(&self, socket: &Socket, arg: Option<&Value>) -> Result<Value, VoteError> {
         let area = validate::room_name(validate::text_field(arg, "area", "area")?, "area")?;
         let key = voter_key(arg)?;
         let name = match session::user_name(socket) {
@@ -170,9 +174,7 @@ impl Vote {
             Some(v) if v.is_null() => None,
             Some(v) => validate::picture_url(validate::text_arg(Some(v), "picture")?)?,
         };
-        let (id, view) = self
-            .tally
-            .join(&area, &key, &name, picture, Instant::now())?;
+        let (id, view) = self.store.join(&area, &key, &name, picture).await?;
         let previous = self
             .sockets
             .lock()
@@ -196,7 +198,7 @@ impl Vote {
             .ok_or(VoteError::Tally(TallyError::UnknownVoter))
     }
 
-    fn vote(&self, socket: &Socket, arg: Option<&Value>) -> Result<Value, VoteError> {
+    async fn vote(&self, socket: &Socket, arg: Option<&Value>) -> Result<Value, VoteError> {
         let (area, key) = self.voter(socket)?;
         let place = match arg.and_then(|a| a.get("place")) {
             Some(v) if v.is_null() => None,
@@ -206,21 +208,19 @@ impl Vote {
                 MAX_PLACE,
             )?),
         };
-        let view = self
-            .tally
-            .vote(&area, &key, place.as_deref(), Instant::now())?;
+        let view = self.store.vote(&area, &key, place.as_deref()).await?;
         self.broadcast(socket, &view);
         Ok(json!({ "ok": true }).into())
     }
 
-    fn add_place(&self, socket: &Socket, arg: Option<&Value>) -> Result<Value, VoteError> {
+    async fn add_place(&self, socket: &Socket, arg: Option<&Value>) -> Result<Value, VoteError> {
         let (area, _) = self.voter(socket)?;
         let place = validate::free_text(
             validate::text_field(arg, "name", "place")?,
             "place",
             MAX_PLACE,
         )?;
-        let view = self.tally.add_place(&area, &place, Instant::now())?;
+        let view = self.store.add_place(&area, &place).await?;
         self.broadcast(socket, &view);
         Ok(json!({ "ok": true }).into())
     }

@@ -1,13 +1,19 @@
 //! The "where to eat" vote, on namespace `/vote`.
 //!
 //! Pages: `GET /vote` (pick or type an area) and `GET /vote/<area>` (vote there).
-//! Everything lives in memory; an area is forgotten 2 hours after its last activity
-//! (checked on access, and swept every minute).
+//!
+//! Without Redis the areas live in this gateway's memory ([`Tally`], bounded;
+//! expired areas are dropped on access and swept every minute). With `--redis` they
+//! live in Redis ([`RedisVoteStore`], one hash per area), so voters on different
+//! gateways see the same votes and tally, and a gateway can die without losing any.
+//! Either way an area is forgotten 2 hours after its last activity (in Redis: an
+//! `EXPIRE` renewed by every change).
 //!
 //! # Event protocol (namespace `/vote`)
 //!
 //! Client events answer through their ack with `{ ok: true, … }` or
-//! `{ ok: false, error, code }` (`code`: `invalid`, `not_joined`, `full`).
+//! `{ ok: false, error, code }` (`code`: `invalid`, `not_joined`, `full`,
+//! `unavailable` when Redis does not answer).
 //!
 //! Client → server:
 //! - `areas` → `{ ok, areas: [{ name, voters }] }`: the live areas, busiest first.
@@ -23,11 +29,11 @@
 //!
 //! Server → client:
 //! - `state` `{ area, places: [name], votes: [{ id, name, picture, place }],
-//!   tally: [{ place, count }] }` to everyone in the area after every change; the
-//!   tally is sorted by count, highest first.
+//!   tally: [{ place, count }] }` to everyone in the area (on every gateway) after
+//!   every change; the tally is sorted by count, highest first.
 
 mod handlers;
-pub mod tally;
+pub mod store;
 
 use axum::extract::Path;
 use axum::response::Response;
@@ -40,7 +46,7 @@ use crate::auth;
 use crate::gateway::Gateway;
 
 pub use handlers::{Vote, VoteError};
-pub use tally::Tally;
+pub use store::{RedisVoteConfig, RedisVoteStore, Tally, VoteStore};
 
 /// The namespace of the vote.
 pub const NAMESPACE: &str = "/vote";
@@ -49,14 +55,13 @@ const PAGE: &str = include_str!("../../../assets/vote.html");
 const SCRIPT: &str = include_str!("../../../assets/vote.js");
 const AVATAR: &str = include_str!("../../../assets/avatar.svg");
 
-/// Registers the `/vote` namespace and returns the pages.
+/// Registers the `/vote` namespace and returns the pages. The areas are kept in
+/// Redis when the gateway has one, in memory otherwise.
 pub fn install(gateway: &Gateway) -> Router {
-    let vote = Vote::new(Tally::default());
-    let namespace = gateway.io.ns(NAMESPACE, move |socket: Socket| {
-        let vote = vote.clone();
-        async move { vote.attach(&socket) }
-    });
-    auth::install(gateway, &namespace);
+    match &gateway.redis {
+        Some(redis) => register(gateway, RedisVoteStore::new(redis)),
+        None => register(gateway, Tally::default()),
+    }
     Router::new()
         .route("/vote", get(page))
         .route("/vote/", get(page))
@@ -77,6 +82,15 @@ pub fn install(gateway: &Gateway) -> Router {
             "/vote/assets/avatar.svg",
             get(|| async { assets::embedded("image/svg+xml", AVATAR) }),
         )
+}
+
+fn register<S: VoteStore>(gateway: &Gateway, store: S) {
+    let vote = Vote::new(store);
+    let namespace = gateway.io.ns(NAMESPACE, move |socket: Socket| {
+        let vote = vote.clone();
+        async move { vote.attach(&socket) }
+    });
+    auth::install(gateway, &namespace);
 }
 
 async fn page() -> Response {

@@ -1,69 +1,17 @@
-//! The votes of each area, kept in memory for [`TTL`] after the area's last activity.
-//!
-//! A voter is known by a secret key its browser keeps (so reloading the page or
-//! reconnecting keeps the same vote) and shown to others by a small public id, so
-//! nobody can learn another voter's key and overwrite their vote.
+//! The vote in this gateway's memory, bounded, for one gateway: areas are forgotten
+//! [`TTL`] after their last activity (checked on access and by [`Tally::sweep_at`]).
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
-use serde::Serialize;
 
-/// How long an area lives after its last activity.
-pub const TTL: Duration = Duration::from_secs(2 * 60 * 60);
-/// Areas kept at once.
-pub const MAX_AREAS: usize = 500;
-/// Voters per area.
-pub const MAX_VOTERS: usize = 200;
-/// Places per area.
-pub const MAX_PLACES: usize = 50;
+use super::{
+    AreaSummary, AreaView, TallyError, VoteStore, VoteView, MAX_AREAS, MAX_PLACES, MAX_VOTERS, TTL,
+};
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TallyError {
-    #[error("too many areas are active right now; try again later")]
-    TooManyAreas,
-    #[error("this area has too many voters")]
-    TooManyVoters,
-    #[error("this area already has {MAX_PLACES} places; vote for one of them")]
-    TooManyPlaces,
-    #[error("join the area first")]
-    UnknownVoter,
-}
-
-/// One voter as everybody sees it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct VoteView {
-    pub id: u64,
-    pub name: String,
-    pub picture: Option<String>,
-    pub place: Option<String>,
-}
-
-/// One line of the tally.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct TallyLine {
-    pub place: String,
-    pub count: usize,
-}
-
-/// What the page of an area shows.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct AreaView {
-    pub area: String,
-    pub places: Vec<String>,
-    /// Voters in joining order.
-    pub votes: Vec<VoteView>,
-    /// Places with at least one vote, most votes first (ties by name).
-    pub tally: Vec<TallyLine>,
-}
-
-/// An area in the list of `/vote`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct AreaSummary {
-    pub name: String,
-    pub voters: usize,
-}
+/// How often a gateway forgets the expired areas nobody looks at any more.
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
 #[derive(Debug)]
 struct Voter {
@@ -111,29 +59,12 @@ impl Area {
             .filter_map(|key| self.voters.get(key))
             .map(|v| v.view.clone())
             .collect();
-        let mut counts: HashMap<&str, usize> = HashMap::new();
-        for place in votes.iter().filter_map(|v| v.place.as_deref()) {
-            *counts.entry(place).or_default() += 1;
-        }
-        let mut tally: Vec<TallyLine> = counts
-            .into_iter()
-            .map(|(place, count)| TallyLine {
-                place: place.to_string(),
-                count,
-            })
-            .collect();
-        tally.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.place.cmp(&b.place)));
-        AreaView {
-            area: name.to_string(),
-            places: self.places.clone(),
-            votes,
-            tally,
-        }
+        AreaView::new(name, self.places.clone(), votes)
     }
 }
 
 /// All areas. Every access forgets the areas idle longer than the TTL it was built
-/// with; [`Tally::sweep`] does the same for areas nobody looks at any more.
+/// with; [`Tally::sweep_at`] does the same for areas nobody looks at any more.
 #[derive(Debug)]
 pub struct Tally {
     ttl: Duration,
@@ -154,8 +85,8 @@ impl Tally {
         }
     }
 
-    /// Forgets expired areas; returns how many.
-    pub fn sweep(&self, now: Instant) -> usize {
+    /// Forgets the areas expired at `now`; returns how many.
+    pub fn sweep_at(&self, now: Instant) -> usize {
         let mut areas = self.areas.lock();
         let before = areas.len();
         areas.retain(|_, a| now.saturating_duration_since(a.last_active) < self.ttl);
@@ -197,9 +128,8 @@ impl Tally {
         Ok((out, area.view(name)))
     }
 
-    /// Enters a voter (or updates its name and picture, keeping its vote); returns its
-    /// public id and the area.
-    pub fn join(
+    /// [`VoteStore::join`] at time `now`.
+    pub fn join_at(
         &self,
         area: &str,
         key: &str,
@@ -230,8 +160,8 @@ impl Tally {
         })
     }
 
-    /// Sets (replacing any earlier vote) or withdraws a voter's vote.
-    pub fn vote(
+    /// [`VoteStore::vote`] at time `now`.
+    pub fn vote_at(
         &self,
         area: &str,
         key: &str,
@@ -251,14 +181,19 @@ impl Tally {
         .map(|(_, view)| view)
     }
 
-    /// Adds a place to an area's list.
-    pub fn add_place(&self, area: &str, place: &str, now: Instant) -> Result<AreaView, TallyError> {
+    /// [`VoteStore::add_place`] at time `now`.
+    pub fn add_place_at(
+        &self,
+        area: &str,
+        place: &str,
+        now: Instant,
+    ) -> Result<AreaView, TallyError> {
         self.with_area(area, now, false, |a| a.place(place).map(|_| ()))
             .map(|(_, view)| view)
     }
 
-    /// The live areas, busiest first.
-    pub fn areas(&self, now: Instant) -> Vec<AreaSummary> {
+    /// [`VoteStore::areas`] at time `now`.
+    pub fn areas_at(&self, now: Instant) -> Vec<AreaSummary> {
         let areas = self.areas.lock();
         let mut list: Vec<AreaSummary> = areas
             .iter()
@@ -273,25 +208,69 @@ impl Tally {
     }
 }
 
+impl VoteStore for Tally {
+    async fn join(
+        &self,
+        area: &str,
+        key: &str,
+        name: &str,
+        picture: Option<String>,
+    ) -> Result<(u64, AreaView), TallyError> {
+        self.join_at(area, key, name, picture, Instant::now())
+    }
+
+    async fn vote(
+        &self,
+        area: &str,
+        key: &str,
+        place: Option<&str>,
+    ) -> Result<AreaView, TallyError> {
+        self.vote_at(area, key, place, Instant::now())
+    }
+
+    async fn add_place(&self, area: &str, place: &str) -> Result<AreaView, TallyError> {
+        self.add_place_at(area, place, Instant::now())
+    }
+
+    async fn areas(&self) -> Result<Vec<AreaSummary>, TallyError> {
+        Ok(self.areas_at(Instant::now()))
+    }
+
+    fn sweep_every(&self) -> Option<Duration> {
+        Some(SWEEP_EVERY)
+    }
+
+    fn sweep(&self) -> usize {
+        self.sweep_at(Instant::now())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::apps::vote::store::TallyLine;
 
     #[test]
     fn a_new_vote_replaces_the_old_one_and_the_tally_is_sorted() {
         let tally = Tally::default();
         let now = Instant::now();
-        let (ann, _) = tally.join("soho", "key-ann-000", "Ann", None, now).unwrap();
-        let (bob, _) = tally.join("soho", "key-bob-000", "Bob", None, now).unwrap();
-        tally.join("soho", "key-cy-0000", "Cy", None, now).unwrap();
-        tally
-            .vote("soho", "key-ann-000", Some("Pizza"), now)
+        let (ann, _) = tally
+            .join_at("soho", "key-ann-000", "Ann", None, now)
+            .unwrap();
+        let (bob, _) = tally
+            .join_at("soho", "key-bob-000", "Bob", None, now)
             .unwrap();
         tally
-            .vote("soho", "key-bob-000", Some("pizza"), now)
+            .join_at("soho", "key-cy-0000", "Cy", None, now)
+            .unwrap();
+        tally
+            .vote_at("soho", "key-ann-000", Some("Pizza"), now)
+            .unwrap();
+        tally
+            .vote_at("soho", "key-bob-000", Some("pizza"), now)
             .unwrap();
         let view = tally
-            .vote("soho", "key-cy-0000", Some("Sushi"), now)
+            .vote_at("soho", "key-cy-0000", Some("Sushi"), now)
             .unwrap();
         assert_eq!(view.places, vec!["Pizza", "Sushi"]);
         assert_eq!(
@@ -308,7 +287,7 @@ mod tests {
             ]
         );
         let view = tally
-            .vote("soho", "key-bob-000", Some("Sushi"), now)
+            .vote_at("soho", "key-bob-000", Some("Sushi"), now)
             .unwrap();
         assert_eq!(
             view.tally[0],
@@ -329,7 +308,7 @@ mod tests {
         assert_ne!(ann, bob);
         // Joining again (new picture) keeps the vote and the id.
         let (again, view) = tally
-            .join(
+            .join_at(
                 "soho",
                 "key-bob-000",
                 "Bobby",
@@ -347,7 +326,7 @@ mod tests {
         let tally = Tally::default();
         let now = Instant::now();
         assert_eq!(
-            tally.vote("soho", "nobody-key", Some("Pizza"), now),
+            tally.vote_at("soho", "nobody-key", Some("Pizza"), now),
             Err(TallyError::UnknownVoter)
         );
     }
@@ -357,24 +336,24 @@ mod tests {
         let tally = Tally::new(Duration::from_secs(60));
         let start = Instant::now();
         tally
-            .join("soho", "key-ann-000", "Ann", None, start)
+            .join_at("soho", "key-ann-000", "Ann", None, start)
             .unwrap();
         tally
-            .vote("soho", "key-ann-000", Some("Pizza"), start)
+            .vote_at("soho", "key-ann-000", Some("Pizza"), start)
             .unwrap();
         // Activity keeps it alive.
         let later = start + Duration::from_secs(50);
-        tally.add_place("soho", "Tacos", later).unwrap();
-        assert_eq!(tally.sweep(later + Duration::from_secs(30)), 0);
+        tally.add_place_at("soho", "Tacos", later).unwrap();
+        assert_eq!(tally.sweep_at(later + Duration::from_secs(30)), 0);
         // Checked on access: a stale area starts empty.
         let stale = later + Duration::from_secs(61);
-        assert!(tally.areas(stale).is_empty());
+        assert!(tally.areas_at(stale).is_empty());
         let (_, view) = tally
-            .join("soho", "key-bob-000", "Bob", None, stale)
+            .join_at("soho", "key-bob-000", "Bob", None, stale)
             .unwrap();
         assert_eq!(view.votes.len(), 1);
         assert!(view.tally.is_empty());
         // And the sweep forgets areas nobody touches.
-        assert_eq!(tally.sweep(stale + Duration::from_secs(61)), 1);
+        assert_eq!(tally.sweep_at(stale + Duration::from_secs(61)), 1);
     }
 }

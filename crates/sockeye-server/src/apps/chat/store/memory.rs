@@ -1,79 +1,16 @@
-//! Where the chat keeps presence (who is in which room, under which nickname) and
-//! history (the last messages of each room).
-//!
-//! [`ChatStore`] is the seam for a shared store (Redis) so several gateways can serve
-//! one chat; [`MemoryChatStore`] keeps everything in this process, bounded: at most
-//! [`MAX_ROOMS`] rooms, [`HISTORY`] messages each.
+//! The in-process chat store: everything in this gateway's memory, bounded
+//! ([`MAX_ROOMS`] rooms, [`MAX_MEMBERS`] people and [`HISTORY`] messages each), for
+//! one gateway. A room is forgotten when its last member leaves and it has no
+//! history, or to make way for a new room when [`MAX_ROOMS`] are open.
 
 use std::collections::{HashMap, VecDeque};
-use std::future::Future;
 use std::time::Instant;
 
 use parking_lot::Mutex;
-use serde::Serialize;
 
-/// Messages kept per room, shown to late joiners.
-pub const HISTORY: usize = 100;
-/// Rooms kept at once (with people or history).
-pub const MAX_ROOMS: usize = 1000;
-/// People in one room.
-pub const MAX_MEMBERS: usize = 500;
-
-/// One chat message as the clients see it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ChatMessage {
-    pub from: String,
-    pub text: String,
-    /// Unix time in milliseconds.
-    pub at: u64,
-}
-
-/// A room in the rooms list.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RoomSummary {
-    pub name: String,
-    pub users: usize,
-}
-
-/// What a joiner learns.
-#[derive(Debug, Clone)]
-pub struct Joined {
-    /// The nickname granted: the one asked for, or with a `-2`, `-3`… suffix when
-    /// someone in the room already has it.
-    pub nick: String,
-    pub users: Vec<String>,
-    pub history: Vec<ChatMessage>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum StoreError {
-    #[error("too many rooms are open right now; try an existing one")]
-    TooManyRooms,
-    #[error("this room is full")]
-    RoomFull,
-}
-
-/// Presence and history of the chat. Members are identified by an opaque id (the
-/// socket id); nicknames are unique per room, case-insensitively.
-pub trait ChatStore: Send + Sync + 'static {
-    /// Adds a member to a room and returns its granted nickname, the users and history.
-    fn join(
-        &self,
-        room: &str,
-        member: &str,
-        nick: &str,
-    ) -> impl Future<Output = Result<Joined, StoreError>> + Send;
-    /// Removes a member from a room; returns its nickname if it was there.
-    fn leave(&self, room: &str, member: &str) -> impl Future<Output = Option<String>> + Send;
-    /// The nicknames in a room, in joining order.
-    fn users(&self, room: &str) -> impl Future<Output = Vec<String>> + Send;
-    /// The member id holding a nickname in a room.
-    fn member(&self, room: &str, nick: &str) -> impl Future<Output = Option<String>> + Send;
-    /// Appends a message to a room's history (dropping the oldest beyond [`HISTORY`]).
-    fn push(&self, room: &str, message: ChatMessage) -> impl Future<Output = ()> + Send;
-    /// Rooms with people or history, busiest first.
-    fn rooms(&self) -> impl Future<Output = Vec<RoomSummary>> + Send;
-}
+use super::{
+    ChatMessage, ChatStore, Joined, RoomSummary, StoreError, HISTORY, MAX_MEMBERS, MAX_ROOMS,
+};
 
 #[derive(Debug)]
 struct Room {
@@ -157,37 +94,43 @@ impl ChatStore for MemoryChatStore {
         })
     }
 
-    async fn leave(&self, room: &str, member: &str) -> Option<String> {
+    async fn leave(&self, room: &str, member: &str) -> Result<Option<String>, StoreError> {
         let mut rooms = self.rooms.lock();
-        let entry = rooms.get_mut(room)?;
-        let index = entry.members.iter().position(|(id, _)| id == member)?;
+        let Some(entry) = rooms.get_mut(room) else {
+            return Ok(None);
+        };
+        let Some(index) = entry.members.iter().position(|(id, _)| id == member) else {
+            return Ok(None);
+        };
         let (_, nick) = entry.members.remove(index);
         entry.last_active = Instant::now();
         if entry.members.is_empty() && entry.history.is_empty() {
             rooms.remove(room);
         }
-        Some(nick)
+        Ok(Some(nick))
     }
 
-    async fn users(&self, room: &str) -> Vec<String> {
-        self.rooms
+    async fn users(&self, room: &str) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .rooms
             .lock()
             .get(room)
             .map(Room::nicks)
-            .unwrap_or_default()
+            .unwrap_or_default())
     }
 
-    async fn member(&self, room: &str, nick: &str) -> Option<String> {
+    async fn member(&self, room: &str, nick: &str) -> Result<Option<String>, StoreError> {
+        let wanted = nick.to_lowercase();
         let rooms = self.rooms.lock();
-        rooms
-            .get(room)?
-            .members
-            .iter()
-            .find(|(_, n)| n == nick)
-            .map(|(id, _)| id.clone())
+        Ok(rooms.get(room).and_then(|r| {
+            r.members
+                .iter()
+                .find(|(_, n)| n.to_lowercase() == wanted)
+                .map(|(id, _)| id.clone())
+        }))
     }
 
-    async fn push(&self, room: &str, message: ChatMessage) {
+    async fn push(&self, room: &str, message: ChatMessage) -> Result<(), StoreError> {
         let mut rooms = self.rooms.lock();
         if let Some(entry) = rooms.get_mut(room) {
             entry.history.push_back(message);
@@ -196,9 +139,10 @@ impl ChatStore for MemoryChatStore {
             }
             entry.last_active = Instant::now();
         }
+        Ok(())
     }
 
-    async fn rooms(&self) -> Vec<RoomSummary> {
+    async fn rooms(&self) -> Result<Vec<RoomSummary>, StoreError> {
         let rooms = self.rooms.lock();
         let mut list: Vec<RoomSummary> = rooms
             .iter()
@@ -208,7 +152,7 @@ impl ChatStore for MemoryChatStore {
             })
             .collect();
         list.sort_by(|a, b| b.users.cmp(&a.users).then_with(|| a.name.cmp(&b.name)));
-        list
+        Ok(list)
     }
 }
 
@@ -229,7 +173,7 @@ mod tests {
         let store = MemoryChatStore::default();
         store.join("r", "s1", "ann").await.unwrap();
         for i in 0..150 {
-            store.push("r", msg(i)).await;
+            store.push("r", msg(i)).await.unwrap();
         }
         let joined = store.join("r", "s2", "bob").await.unwrap();
         assert_eq!(joined.history.len(), HISTORY);
@@ -244,10 +188,19 @@ mod tests {
         assert_eq!(store.join("r", "s2", "ann").await.unwrap().nick, "ann-2");
         assert_eq!(store.join("r", "s3", "ann").await.unwrap().nick, "ann-3");
         assert_eq!(store.join("other", "s4", "ann").await.unwrap().nick, "ann");
-        assert_eq!(store.users("r").await, vec!["Ann", "ann-2", "ann-3"]);
-        assert_eq!(store.member("r", "ann-2").await.as_deref(), Some("s2"));
-        assert_eq!(store.leave("r", "s1").await.as_deref(), Some("Ann"));
-        assert_eq!(store.leave("r", "s1").await, None);
+        assert_eq!(
+            store.users("r").await.unwrap(),
+            vec!["Ann", "ann-2", "ann-3"]
+        );
+        assert_eq!(
+            store.member("r", "ANN-2").await.unwrap().as_deref(),
+            Some("s2")
+        );
+        assert_eq!(
+            store.leave("r", "s1").await.unwrap().as_deref(),
+            Some("Ann")
+        );
+        assert_eq!(store.leave("r", "s1").await.unwrap(), None);
         assert_eq!(store.join("r", "s5", "ann").await.unwrap().nick, "ann");
     }
 
@@ -266,9 +219,9 @@ mod tests {
             StoreError::TooManyRooms
         );
         // Once a room is empty (but has history) it can make way for a new one.
-        store.push("room0", msg(0)).await;
-        store.leave("room0", "s0").await;
+        store.push("room0", msg(0)).await.unwrap();
+        store.leave("room0", "s0").await.unwrap();
         assert!(store.join("one more", "z", "x").await.is_ok());
-        assert_eq!(store.rooms().await.len(), MAX_ROOMS);
+        assert_eq!(store.rooms().await.unwrap().len(), MAX_ROOMS);
     }
 }
