@@ -19,9 +19,11 @@ mod error;
 mod factory;
 mod incoming;
 mod node;
+mod state;
 mod wire;
 
 pub use adapter::RedisAdapter;
 pub use config::RedisAdapterConfig;
 pub use error::RedisAdapterError;
 pub use factory::RedisAdapterFactory;
+pub use state::RedisConnectionState;
