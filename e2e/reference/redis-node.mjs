@@ -19,6 +19,11 @@ if (!opts.port) throw new Error('--port is required');
 if (!opts.redis) throw new Error('--redis is required');
 const port = Number(opts.port);
 
+// @socket.io/redis-adapter does not catch the rejection of a PUBLISH that was in
+// flight when the Redis connection broke; unhandled, it would end the process during a
+// Redis outage (Node.js 15+). A deployment needs this too.
+process.on('unhandledRejection', (err) => console.error('unhandled rejection:', err?.message ?? err));
+
 const pubClient = createClient({ url: opts.redis });
 const subClient = pubClient.duplicate();
 for (const client of [pubClient, subClient]) client.on('error', (err) => console.error('redis:', err.message));
