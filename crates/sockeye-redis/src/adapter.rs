@@ -240,10 +240,11 @@ impl RedisAdapter {
         let mut responses = Vec::with_capacity(expected);
         while responses.len() < expected {
             tokio::select! {
-                answer = answers.recv() => match answer {
-                    Some(Answer::ServerAck(value)) => responses.push(value),
-                    Some(_) | None => {}
-                },
+                answer = answers.recv() => {
+                    if let Some(Answer::ServerAck(value)) = answer {
+                        responses.push(value);
+                    }
+                }
                 _ = &mut deadline => {
                     return Err(ServerSideEmitError::Timeout { timeout, expected, responses });
                 }
