@@ -32,8 +32,6 @@ await Promise.all([pubClient.connect(), subClient.connect()]);
 const httpServer = http.createServer();
 const io = new Server(httpServer, {
   path: '/socket.io/',
-  pingInterval: 300,
-  pingTimeout: 200,
   adapter: createAdapter(pubClient, subClient, { requestsTimeout: Number(opts['request-timeout']) }),
 });
 

@@ -121,7 +121,7 @@ describe(`Redis cluster faults (${serverKind} nodes)`, { timeout: 180000 }, () =
 
     // C is frozen (still subscribed, so counted, but silent), then killed while A waits
     // for its answer: fetchSockets ends with the timeout error.
-    C.signal('SIGSTOP');
+    await C.freeze();
     const fetching = ask(a1.socket, WAIT, 'fetch-count');
     await sleep(200);
     C.signal('SIGKILL');
@@ -132,7 +132,7 @@ describe(`Redis cluster faults (${serverKind} nodes)`, { timeout: 180000 }, () =
     await waitForCount(a1, 2);
 
     // Same with a broadcast with acks: it ends at its timeout with the acks that came.
-    B.signal('SIGSTOP');
+    await B.freeze();
     const broadcasting = ask(a1.socket, WAIT, 'broadcast-with-ack', 1500, null, 'p');
     await sleep(200);
     B.signal('SIGKILL');

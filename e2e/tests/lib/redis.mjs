@@ -92,8 +92,21 @@ export async function startRedisNode(kind, redisUrl, { requestTimeout } = {}) {
     url: `http://127.0.0.1:${port}`,
     stop: proc.stop,
     stderr: proc.stderr,
+    pid: proc.child.pid,
     /** Sends a signal (SIGSTOP to freeze it, SIGKILL to kill it). */
     signal: (sig) => proc.child.kill(sig),
+    /** Freezes the process (SIGSTOP) and resolves once Linux reports it stopped. */
+    async freeze() {
+      proc.child.kill('SIGSTOP');
+      const deadline = Date.now() + 10000;
+      for (;;) {
+        const stat = fs.readFileSync(`/proc/${proc.child.pid}/stat`, 'utf8');
+        // The state follows the parenthesised command name.
+        if (stat.slice(stat.lastIndexOf(')') + 2)[0] === 'T') return;
+        if (Date.now() > deadline) throw new Error(`${kind} redis-node did not stop: ${stat}`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    },
     exited: () => proc.child.exitCode !== null || proc.child.signalCode !== null,
   };
 }
