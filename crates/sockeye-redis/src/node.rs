@@ -44,7 +44,10 @@ const FIRST_RECONNECT_DELAY: Duration = Duration::from_millis(100);
 pub(crate) struct RedisNode {
     pub(crate) uid: String,
     pub(crate) config: RedisAdapterConfig,
-    commands: ConnectionManager,
+    /// The publishing (and command) connection; replaced by a fresh one when the node
+    /// reconnects, so that publishing resumes without waiting for the old one's backoff.
+    commands: Mutex<ConnectionManager>,
+    manager_config: ConnectionManagerConfig,
     outbox: mpsc::UnboundedSender<(String, Vec<u8>)>,
     /// The subscriber connection's sending half; `None` while reconnecting.
     sink: Arc<Mutex<Option<PubSubSink>>>,
@@ -67,7 +70,7 @@ impl RedisNode {
             .set_connection_timeout(Some(timeout))
             .set_response_timeout(Some(timeout));
         let commands = client
-            .get_connection_manager_with_config(manager_config)
+            .get_connection_manager_with_config(manager_config.clone())
             .await?;
         let (sink, stream) = open_pubsub(&client, timeout).await?.split();
         let (outbox, queue) = mpsc::unbounded_channel();
@@ -76,14 +79,15 @@ impl RedisNode {
         let node = Arc::new(RedisNode {
             uid: new_id(),
             config,
-            commands: commands.clone(),
+            commands: Mutex::new(commands),
+            manager_config,
             outbox,
             sink: Arc::new(Mutex::new(Some(sink))),
             routes: Arc::default(),
             state,
             runtime: runtime.clone(),
         });
-        runtime.spawn(publish_loop(commands, queue));
+        runtime.spawn(publish_loop(Arc::downgrade(&node), queue));
         runtime.spawn(subscribe_loop(client, Arc::downgrade(&node), stream));
         Ok(node)
     }
@@ -125,7 +129,7 @@ impl RedisNode {
     /// number of nodes serving the namespace (PUBSUB NUMSUB, as the Node.js adapter).
     pub(crate) async fn subscribers(&self, channel: &str) -> Result<usize, RedisAdapterError> {
         self.ensure_connected()?;
-        let mut conn = self.commands.clone();
+        let mut conn = self.commands();
         let (_, count): (String, usize) = redis::cmd("PUBSUB")
             .arg("NUMSUB")
             .arg(channel)
@@ -166,6 +170,10 @@ impl RedisNode {
                 Err(e) => tracing::error!(channel = %entries[0].0, "cannot subscribe: {e}"),
             }
         });
+    }
+
+    fn commands(&self) -> ConnectionManager {
+        self.commands.lock().clone()
     }
 
     pub(crate) fn spawn<F>(&self, task: F)
@@ -220,11 +228,14 @@ async fn subscribe_all(
 
 /// Publishes queued messages, batching whatever has accumulated into one pipeline.
 async fn publish_loop(
-    mut conn: ConnectionManager,
+    node: Weak<RedisNode>,
     mut queue: mpsc::UnboundedReceiver<(String, Vec<u8>)>,
 ) {
     let mut batch = Vec::new();
     while queue.recv_many(&mut batch, 256).await > 0 {
+        let Some(mut conn) = node.upgrade().map(|n| n.commands()) else {
+            return;
+        };
         let mut pipe = redis::pipe();
         for (channel, payload) in batch.drain(..) {
             pipe.cmd("PUBLISH").arg(channel).arg(payload).ignore();
@@ -271,8 +282,8 @@ async fn subscribe_loop(client: redis::Client, node: Weak<RedisNode>, mut stream
     }
 }
 
-/// A new subscriber connection subscribed to every route, once the publishing
-/// connection answers too.
+/// A new subscriber connection subscribed to every route, and a new publishing
+/// connection.
 async fn reconnect(
     client: &redis::Client,
     node: &RedisNode,
@@ -290,8 +301,10 @@ async fn reconnect(
         .collect();
     let result = async {
         subscribe_all(sink, &entries).await?;
-        let mut conn = node.commands.clone();
-        redis::cmd("PING").query_async::<()>(&mut conn).await?;
+        let commands = client
+            .get_connection_manager_with_config(node.manager_config.clone())
+            .await?;
+        *node.commands.lock() = commands;
         Ok(stream)
     }
     .await;
