@@ -32,8 +32,7 @@
 //! When Redis goes away (see [`RedisConnectionState`]): broadcasts keep reaching this
 //! node's clients and `sockets_join`/`sockets_leave`/`disconnect_sockets` keep applying
 //! to them (their copy for the cluster is dropped, not queued: it would arrive stale),
-//! operations that
-//! need other nodes fail at once with
+//! operations that need other nodes fail at once with
 //! [`AdapterError::Unavailable`](sockeye::adapter::AdapterError::Unavailable), and the
 //! adapter reconnects (every 100 ms at first, the wait doubling up to
 //! [`RedisAdapterConfig::reconnect_max_delay`], 1 s by default), subscribes again to
