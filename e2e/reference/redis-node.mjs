@@ -1,7 +1,7 @@
 // Reference `redis-node` fixture: one node of a Redis cluster on the Node.js socket.io
 // 4.8 server with @socket.io/redis-adapter 8 (the same fixture as the Rust example
-// crates/sockeye-redis/examples/redis-node.rs).
-// Usage: node e2e/reference/redis-node.mjs --port PORT --redis URL
+// crates/sockeye-redis/examples/redis-node.rs; the contract is in e2e/FIXTURES.md).
+// Usage: node e2e/reference/redis-node.mjs --port PORT --redis URL [--request-timeout MS]
 import http from 'node:http';
 import { parseArgs } from 'node:util';
 import { Server } from 'socket.io';
@@ -9,10 +9,20 @@ import { createAdapter } from '@socket.io/redis-adapter';
 import { createClient } from 'redis';
 
 const { values: opts } = parseArgs({
-  options: { port: { type: 'string' }, redis: { type: 'string' } },
+  options: {
+    port: { type: 'string' },
+    redis: { type: 'string' },
+    'request-timeout': { type: 'string', default: '5000' },
+  },
 });
 if (!opts.port) throw new Error('--port is required');
 if (!opts.redis) throw new Error('--redis is required');
+const port = Number(opts.port);
+
+// @socket.io/redis-adapter does not catch the rejection of a PUBLISH that was in
+// flight when the Redis connection broke; unhandled, it would end the process during a
+// Redis outage (Node.js 15+). A deployment needs this too.
+process.on('unhandledRejection', (err) => console.error('unhandled rejection:', err?.message ?? err));
 
 const pubClient = createClient({ url: opts.redis });
 const subClient = pubClient.duplicate();
@@ -22,9 +32,22 @@ await Promise.all([pubClient.connect(), subClient.connect()]);
 const httpServer = http.createServer();
 const io = new Server(httpServer, {
   path: '/socket.io/',
-  pingInterval: 300,
-  pingTimeout: 200,
-  adapter: createAdapter(pubClient, subClient),
+  adapter: createAdapter(pubClient, subClient, { requestsTimeout: Number(opts['request-timeout']) }),
+});
+
+/** Splits a trailing ack callback off an argument list. */
+const split = (args) => {
+  const ack = typeof args.at(-1) === 'function' ? args.pop() : () => {};
+  return [args, ack];
+};
+
+// Events from the other nodes.
+io.on('cluster-note', (...args) => {
+  io.local.emit('cluster-note', ...args);
+});
+io.on('cluster-question', (...all) => {
+  const [args, ack] = split(all);
+  ack({ port, args });
 });
 
 io.on('connection', (socket) => {
@@ -32,15 +55,24 @@ io.on('connection', (socket) => {
     socket.join(room);
     ack?.('ok');
   });
-  socket.on('to-room', (room, ...args) => {
-    const ack = typeof args.at(-1) === 'function' ? args.pop() : undefined;
-    io.to(room).emit('room-message', ...args);
+  socket.on('leave', (room, ack) => {
+    socket.leave(room);
     ack?.('ok');
   });
-  socket.on('broadcast-request', (...args) => {
-    const ack = typeof args.at(-1) === 'function' ? args.pop() : undefined;
+  socket.on('to-room', (room, ...all) => {
+    const [args, ack] = split(all);
+    io.to(room).emit('room-message', ...args);
+    ack('ok');
+  });
+  socket.on('to-room-except', (room, except, ...all) => {
+    const [args, ack] = split(all);
+    io.to(room).except(except).emit('room-message', ...args);
+    ack('ok');
+  });
+  socket.on('broadcast-request', (...all) => {
+    const [args, ack] = split(all);
     io.emit('broadcast', ...args);
-    ack?.('ok');
+    ack('ok');
   });
   socket.on('fetch-count', async (ack) => {
     try {
@@ -49,6 +81,47 @@ io.on('connection', (socket) => {
       ack(null, err.message);
     }
   });
+  socket.on('fetch-ids', async (room, ack) => {
+    try {
+      const sockets = await (room == null ? io.fetchSockets() : io.in(room).fetchSockets());
+      ack(sockets.map((s) => s.id).sort());
+    } catch (err) {
+      ack(null, err.message);
+    }
+  });
+  socket.on('remote-join', (sid, room, ack) => {
+    io.in(sid).socketsJoin(room);
+    ack('ok');
+  });
+  socket.on('remote-leave', (sid, room, ack) => {
+    io.in(sid).socketsLeave(room);
+    ack('ok');
+  });
+  socket.on('remote-disconnect', (sid, ack) => {
+    io.in(sid).disconnectSockets(false);
+    ack('ok');
+  });
+  socket.on('broadcast-with-ack', (timeout, room, ...all) => {
+    const [args, ack] = split(all);
+    const target = room == null ? io : io.to(room);
+    target.timeout(timeout).emit('ping-all', ...args, (err, responses) => {
+      ack([err ? err.message : null, responses]);
+    });
+  });
+  socket.on('server-side-emit', (...all) => {
+    const [args, ack] = split(all);
+    io.serverSideEmit('cluster-note', ...args);
+    ack('ok');
+  });
+  socket.on('server-side-emit-with-ack', (...all) => {
+    const [args, ack] = split(all);
+    io.serverSideEmit('cluster-question', ...args, (err, responses) => {
+      ack(err ? ['timeout', responses] : [null, responses]);
+    });
+  });
+  socket.on('redis-state', (ack) => {
+    ack(pubClient.isReady && subClient.isReady ? 'up' : 'down');
+  });
 });
 
-httpServer.listen(Number(opts.port), '127.0.0.1');
+httpServer.listen(port, '127.0.0.1');

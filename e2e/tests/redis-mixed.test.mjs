@@ -10,6 +10,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startRedis, startRedisNode } from './lib/redis.mjs';
 import { clientV4, emitAck, withTimeout, sleep, TEST_TIMEOUT } from './lib/sio.mjs';
+import { ask, member, waitForCount as waitForMembers, sorted } from './lib/cluster.mjs';
 
 const WAIT = 10000;
 
@@ -124,5 +125,47 @@ describe('mixed Redis cluster: Sockeye + Node.js @socket.io/redis-adapter', { ti
     for (const { rec } of all) assert.deepEqual(await rec.untilMarker('m4'), [['broadcast', 'b-node', 2.5]]);
     assert.deepEqual(await emitAck(c.r2.socket, 'broadcast-request', 'm5'), ['ok']);
     for (const { rec } of all) assert.deepEqual(await rec.untilMarker('m5'), []);
+  });
+
+  it('broadcasts with acks and serverSideEmit flow both ways', { timeout: TEST_TIMEOUT }, async (t) => {
+    const m = {
+      r1: await member(t, rust), r2: await member(t, rust),
+      n1: await member(t, node), n2: await member(t, node),
+    };
+    await waitForMembers(m.r1, 4);
+    await waitForMembers(m.n1, 4);
+    const all = sorted(Object.values(m).map((x) => x.id));
+
+    // Broadcast with acks: every client's ack, whichever node emits.
+    for (const from of [m.r1, m.n1]) {
+      const [[err, responses]] = await ask(from.socket, WAIT, 'broadcast-with-ack', 3000, null, 'p');
+      assert.equal(err, null, `from ${from.node.kind}`);
+      assert.deepEqual(sorted(responses), all, `from ${from.node.kind}`);
+    }
+    // To a room with one member on each node.
+    for (const x of [m.r2, m.n2]) assert.deepEqual(await ask(x.socket, WAIT, 'join', 'acks'), ['ok']);
+    for (const from of [m.r1, m.n1]) {
+      const [[err, responses]] = await ask(from.socket, WAIT, 'broadcast-with-ack', 3000, 'acks', 'p');
+      assert.equal(err, null);
+      assert.deepEqual(sorted(responses), sorted([m.r2.id, m.n2.id]));
+    }
+
+    // serverSideEmit with acks: the one other node answers.
+    const [[errR, fromRust]] = await ask(m.r1.socket, WAIT, 'server-side-emit-with-ack', 'q', { k: [1] });
+    assert.equal(errR, null);
+    assert.deepEqual(fromRust, [{ port: node.port, args: ['q', { k: [1] }] }]);
+    const [[errN, fromNode]] = await ask(m.n1.socket, WAIT, 'server-side-emit-with-ack', 'q2');
+    assert.equal(errN, null);
+    assert.deepEqual(fromNode, [{ port: rust.port, args: ['q2'] }]);
+
+    // Without acks: the other node's clients get the note, the emitter's do not.
+    assert.deepEqual(await ask(m.r1.socket, WAIT, 'server-side-emit', 'to-node'), ['ok']);
+    assert.deepEqual(await ask(m.r1.socket, WAIT, 'broadcast-request', 'm1'), ['ok']);
+    for (const x of [m.n1, m.n2]) assert.deepEqual(await x.untilMarker('m1'), [['cluster-note', 'to-node']]);
+    for (const x of [m.r1, m.r2]) assert.deepEqual(await x.untilMarker('m1'), []);
+    assert.deepEqual(await ask(m.n2.socket, WAIT, 'server-side-emit', 'to-rust', 7), ['ok']);
+    assert.deepEqual(await ask(m.n2.socket, WAIT, 'broadcast-request', 'm2'), ['ok']);
+    for (const x of [m.r1, m.r2]) assert.deepEqual(await x.untilMarker('m2'), [['cluster-note', 'to-rust', 7]]);
+    for (const x of [m.n1, m.n2]) assert.deepEqual(await x.untilMarker('m2'), []);
   });
 });

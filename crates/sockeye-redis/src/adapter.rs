@@ -11,19 +11,33 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use sockeye::adapter::{
     Adapter, AdapterContext, AdapterError, BoxFuture, BroadcastOptions, MemoryAdapter, Room,
-    SocketId,
+    ServerSideEmitError, SocketId,
 };
 use sockeye::{AckError, EmitError, Packet, RemoteSocket, SocketDescription, Value};
 use tokio::sync::mpsc;
 
 use crate::channels::Channels;
 use crate::node::{new_id, RedisNode};
+use crate::wire::ack::AckBroadcast;
 use crate::wire::broadcast::BroadcastMessage;
 use crate::wire::request::{self, RequestType};
 use crate::RedisAdapterError;
 
-/// Answers to a request of ours, by request id: each answer is one node's sockets.
-pub(crate) type Pending = Mutex<HashMap<String, mpsc::UnboundedSender<Vec<SocketDescription>>>>;
+/// What another node answers to one of our requests.
+#[derive(Debug)]
+pub(crate) enum Answer {
+    /// REMOTE_FETCH: that node's matching sockets.
+    Sockets(Vec<SocketDescription>),
+    /// BROADCAST_CLIENT_COUNT: how many of its clients a broadcast with acks reached.
+    ClientCount(usize),
+    /// BROADCAST_ACK: one client's acknowledgement.
+    Ack(Vec<Value>),
+    /// SERVER_SIDE_EMIT: that node's answer.
+    ServerAck(Value),
+}
+
+/// Our requests waiting for answers, by request id.
+pub(crate) type Pending = Mutex<HashMap<String, mpsc::UnboundedSender<Answer>>>;
 
 /// The adapter of one namespace on one node. Created by
 /// [`RedisAdapterFactory`](crate::RedisAdapterFactory).
@@ -63,9 +77,22 @@ impl RedisAdapter {
         self.node.config.request_timeout
     }
 
-    fn publish_request(&self, body: String) {
-        self.node
-            .publish(self.channels.request.clone(), body.into_bytes());
+    /// Publishes a request to every node; false when Redis is away.
+    fn publish_request(&self, body: Vec<u8>) -> bool {
+        self.node.publish(self.channels.request.clone(), body)
+    }
+
+    /// A fresh request id whose answers arrive on the returned receiver until the
+    /// guard is dropped.
+    fn open_request(self: &Arc<Self>) -> (PendingGuard, mpsc::UnboundedReceiver<Answer>) {
+        let request_id = new_id();
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.pending.lock().insert(request_id.clone(), tx);
+        let guard = PendingGuard {
+            adapter: self.clone(),
+            request_id,
+        };
+        (guard, rx)
     }
 
     /// Sends REMOTE_FETCH and gathers one answer from each other node, failing with
@@ -75,14 +102,11 @@ impl RedisAdapter {
         opts: BroadcastOptions,
         expected: usize,
     ) -> Result<Vec<SocketDescription>, AdapterError> {
-        let request_id = new_id();
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        self.pending.lock().insert(request_id.clone(), tx);
-        let _cleanup = PendingGuard {
-            adapter: &self,
-            request_id: &request_id,
-        };
-        self.publish_request(request::fetch_request(self.uid(), &request_id, &opts));
+        let (request, mut answers) = self.open_request();
+        let body = request::fetch_request(self.uid(), &request.request_id, &opts);
+        if !self.publish_request(body.into_bytes()) {
+            return Err(RedisAdapterError::Disconnected.into());
+        }
         let timeout = self.request_timeout();
         let deadline = tokio::time::sleep(timeout);
         tokio::pin!(deadline);
@@ -90,11 +114,12 @@ impl RedisAdapter {
         let mut answered = 0;
         while answered < expected {
             tokio::select! {
-                answer = rx.recv() => match answer {
-                    Some(list) => {
+                answer = answers.recv() => match answer {
+                    Some(Answer::Sockets(list)) => {
                         answered += 1;
                         sockets.extend(list);
                     }
+                    Some(_) => {}
                     None => break,
                 },
                 _ = &mut deadline => {
@@ -105,17 +130,139 @@ impl RedisAdapter {
         }
         Ok(sockets)
     }
+
+    /// A broadcast with acks across the cluster, as Node.js does it: the request goes
+    /// to every node, each answers how many clients it reached and then each client's
+    /// ack; we are done when every node counted (the server count taken before
+    /// sending) and every counted client acked. At the timeout, what arrived is in
+    /// [`AckError::Partial`] (a node that died mid-request never counts, so the
+    /// broadcast ends there, not later).
+    async fn broadcast_with_ack_cluster(
+        self: Arc<Self>,
+        packet: Packet,
+        opts: BroadcastOptions,
+        timeout: Duration,
+    ) -> Result<Vec<Vec<Value>>, AckError> {
+        let unavailable = |e: AdapterError| AckError::Emit(EmitError::Adapter(e.to_string()));
+        // Asked before sending, which also fails fast while Redis is away (before any
+        // client is sent a packet whose acks nobody would collect).
+        let servers = self.server_count().await.map_err(unavailable)?;
+        if servers <= 1 {
+            return self.local.broadcast_with_ack(packet, opts, timeout).await;
+        }
+        let (request, mut answers) = self.open_request();
+        let message = AckBroadcast {
+            uid: self.node.uid.clone(),
+            request_id: request.request_id.clone(),
+            packet,
+            opts,
+            timeout: Some(timeout),
+        };
+        let Some(bytes) = message.encode() else {
+            tracing::warn!("packet kind not forwarded to other nodes");
+            return self
+                .local
+                .broadcast_with_ack(message.packet, message.opts, timeout)
+                .await;
+        };
+        if !self.publish_request(bytes) {
+            return Err(unavailable(RedisAdapterError::Disconnected.into()));
+        }
+        let mut local = self
+            .local
+            .broadcast_with_acks(message.packet, &message.opts);
+        let remote_nodes = servers - 1;
+        let mut counted = 0;
+        let mut expected = local.client_count();
+        let mut received = Vec::with_capacity(expected);
+        let mut local_acks = 0;
+        let mut local_open = true;
+        let mut lost = 0;
+        let deadline = tokio::time::sleep(timeout);
+        tokio::pin!(deadline);
+        while counted < remote_nodes || received.len() + lost < expected {
+            tokio::select! {
+                ack = local.next(), if local_open => match ack {
+                    Some(args) => {
+                        local_acks += 1;
+                        received.push(args);
+                    }
+                    // The remaining local recipients disconnected: their acks never come.
+                    None => {
+                        local_open = false;
+                        lost = local.client_count().saturating_sub(local_acks);
+                    }
+                },
+                answer = answers.recv() => match answer {
+                    Some(Answer::ClientCount(n)) => {
+                        counted += 1;
+                        expected += n;
+                    }
+                    Some(Answer::Ack(args)) => received.push(args),
+                    Some(_) | None => {}
+                },
+                _ = &mut deadline => {
+                    tracing::debug!(counted, remote_nodes, expected, "broadcast with acks timed out");
+                    return Err(AckError::Partial { timeout, expected, received });
+                }
+            }
+        }
+        if lost > 0 {
+            return Err(AckError::Partial {
+                timeout,
+                expected,
+                received,
+            });
+        }
+        Ok(received)
+    }
+
+    /// SERVER_SIDE_EMIT with a request id: one answer per other node, or a timeout
+    /// error with the answers that arrived (as Node.js).
+    async fn server_side_emit_cluster(
+        self: Arc<Self>,
+        event: String,
+        args: Vec<Value>,
+        timeout: Duration,
+    ) -> Result<Vec<Value>, ServerSideEmitError> {
+        let expected = self.server_count().await?.saturating_sub(1);
+        if expected == 0 {
+            return Ok(Vec::new());
+        }
+        let (request, mut answers) = self.open_request();
+        let body =
+            request::server_side_emit_request(self.uid(), Some(&request.request_id), &event, &args);
+        if !self.publish_request(body.into_bytes()) {
+            return Err(AdapterError::from(RedisAdapterError::Disconnected).into());
+        }
+        let deadline = tokio::time::sleep(timeout);
+        tokio::pin!(deadline);
+        let mut responses = Vec::with_capacity(expected);
+        while responses.len() < expected {
+            tokio::select! {
+                answer = answers.recv() => {
+                    if let Some(Answer::ServerAck(value)) = answer {
+                        responses.push(value);
+                    }
+                }
+                _ = &mut deadline => {
+                    return Err(ServerSideEmitError::Timeout { timeout, expected, responses });
+                }
+            }
+        }
+        Ok(responses)
+    }
 }
 
 /// Forgets a pending request however its wait ends (answered, timed out, dropped).
-struct PendingGuard<'a> {
-    adapter: &'a RedisAdapter,
-    request_id: &'a str,
+struct PendingGuard {
+    adapter: Arc<RedisAdapter>,
+    request_id: String,
 }
 
-impl Drop for PendingGuard<'_> {
+impl Drop for PendingGuard {
     fn drop(&mut self) {
-        self.adapter.pending.lock().remove(self.request_id);
+        self.adapter.pending.lock().remove(&self.request_id);
     }
 }
 
@@ -148,9 +295,10 @@ impl Adapter for RedisAdapter {
                 opts,
             };
             match message.encode() {
-                Some(bytes) => self
-                    .node
-                    .publish(self.channels.broadcast_to(&message.opts), bytes),
+                Some(bytes) => {
+                    self.node
+                        .publish(self.channels.broadcast_to(&message.opts), bytes);
+                }
                 None => tracing::warn!("packet kind not forwarded to other nodes"),
             }
             self.local.broadcast_local(&message.packet, &message.opts);
@@ -160,31 +308,19 @@ impl Adapter for RedisAdapter {
         Ok(())
     }
 
-    /// Only within this node for now: across nodes it needs the BROADCAST /
-    /// BROADCAST_CLIENT_COUNT / BROADCAST_ACK exchange, not written yet, so with other
-    /// nodes present (and no `local` flag) it fails rather than silently miss their clients.
     fn broadcast_with_ack(
         &self,
-        packet: Packet,
+        mut packet: Packet,
         opts: BroadcastOptions,
         timeout: Duration,
     ) -> BoxFuture<'static, Result<Vec<Vec<Value>>, AckError>> {
-        let Some(me) = self.me.upgrade() else {
-            return self.local.broadcast_with_ack(packet, opts, timeout);
-        };
-        if opts.flags.local {
-            return self.local.broadcast_with_ack(packet, opts, timeout);
-        }
-        Box::pin(async move {
-            // Asked before sending, so that no client is sent a packet whose acks
-            // nobody would collect.
-            let nodes = me.server_count().await.unwrap_or(1);
-            if nodes > 1 {
-                let err = RedisAdapterError::NotSupported("broadcast with acks across nodes");
-                return Err(AckError::Emit(EmitError::Adapter(err.to_string())));
+        packet.nsp = self.local.context().name().to_string();
+        match self.me.upgrade() {
+            Some(me) if !opts.flags.local => {
+                Box::pin(me.broadcast_with_ack_cluster(packet, opts, timeout))
             }
-            me.local.broadcast_with_ack(packet, opts, timeout).await
-        })
+            _ => self.local.broadcast_with_ack(packet, opts, timeout),
+        }
     }
 
     fn fetch_sockets(
@@ -216,7 +352,7 @@ impl Adapter for RedisAdapter {
     fn add_sockets(&self, opts: BroadcastOptions, rooms: Vec<Room>) -> Result<(), AdapterError> {
         if !opts.flags.local {
             let body = request::rooms_request(self.uid(), RequestType::RemoteJoin, &opts, &rooms);
-            self.publish_request(body);
+            self.publish_request(body.into_bytes());
         }
         self.local.add_sockets(opts, rooms)
     }
@@ -224,14 +360,16 @@ impl Adapter for RedisAdapter {
     fn del_sockets(&self, opts: BroadcastOptions, rooms: Vec<Room>) -> Result<(), AdapterError> {
         if !opts.flags.local {
             let body = request::rooms_request(self.uid(), RequestType::RemoteLeave, &opts, &rooms);
-            self.publish_request(body);
+            self.publish_request(body.into_bytes());
         }
         self.local.del_sockets(opts, rooms)
     }
 
     fn disconnect_sockets(&self, opts: BroadcastOptions, close: bool) -> Result<(), AdapterError> {
         if !opts.flags.local {
-            self.publish_request(request::disconnect_request(self.uid(), &opts, close));
+            self.publish_request(
+                request::disconnect_request(self.uid(), &opts, close).into_bytes(),
+            );
         }
         self.local.disconnect_sockets(opts, close)
     }
@@ -243,5 +381,27 @@ impl Adapter for RedisAdapter {
             // At least this node, even before its own subscription has completed.
             Ok(node.subscribers(&channel).await?.max(1))
         })
+    }
+
+    fn server_side_emit(&self, event: &str, args: Vec<Value>) -> Result<(), AdapterError> {
+        self.node.ensure_connected()?;
+        let body = request::server_side_emit_request(self.uid(), None, event, &args);
+        if !self.publish_request(body.into_bytes()) {
+            return Err(RedisAdapterError::Disconnected.into());
+        }
+        Ok(())
+    }
+
+    fn server_side_emit_with_ack(
+        &self,
+        event: &str,
+        args: Vec<Value>,
+        timeout: Option<Duration>,
+    ) -> BoxFuture<'static, Result<Vec<Value>, ServerSideEmitError>> {
+        let timeout = timeout.unwrap_or(self.request_timeout());
+        match self.me.upgrade() {
+            Some(me) => Box::pin(me.server_side_emit_cluster(event.to_string(), args, timeout)),
+            None => Box::pin(async { Ok(Vec::new()) }),
+        }
     }
 }

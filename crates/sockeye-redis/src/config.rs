@@ -12,6 +12,9 @@ pub struct RedisAdapterConfig {
     /// How long a request to the other nodes (such as `fetch_sockets`) waits for
     /// their answers (`requestsTimeout` in Node.js, 5 s by default).
     pub request_timeout: Duration,
+    /// Longest wait between two attempts to reconnect to Redis after losing it (the
+    /// wait starts at 100 ms and doubles up to this). 1 s by default.
+    pub reconnect_max_delay: Duration,
 }
 
 impl Default for RedisAdapterConfig {
@@ -19,6 +22,7 @@ impl Default for RedisAdapterConfig {
         RedisAdapterConfig {
             key: "socket.io".to_string(),
             request_timeout: Duration::from_secs(5),
+            reconnect_max_delay: Duration::from_secs(1),
         }
     }
 }
@@ -33,6 +37,12 @@ impl RedisAdapterConfig {
     /// Sets the request timeout.
     pub fn request_timeout(mut self, timeout: Duration) -> Self {
         self.request_timeout = timeout;
+        self
+    }
+
+    /// Sets the longest wait between reconnection attempts.
+    pub fn reconnect_max_delay(mut self, delay: Duration) -> Self {
+        self.reconnect_max_delay = delay;
         self
     }
 }

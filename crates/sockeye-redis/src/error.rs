@@ -8,12 +8,12 @@ pub enum RedisAdapterError {
     /// Redis refused a command or the connection failed.
     #[error("redis: {0}")]
     Redis(#[from] redis::RedisError),
+    /// The link to Redis is down; the adapter is reconnecting.
+    #[error("the connection to redis is lost; reconnecting")]
+    Disconnected,
     /// A message from another node could not be understood; it is skipped.
     #[error("malformed message: {0}")]
     Malformed(String),
-    /// A part of the Node.js protocol this adapter does not speak yet.
-    #[error("{0} is not supported yet by the sockeye Redis adapter")]
-    NotSupported(&'static str),
 }
 
 impl From<RedisAdapterError> for AdapterError {
@@ -22,6 +22,7 @@ impl From<RedisAdapterError> for AdapterError {
     fn from(err: RedisAdapterError) -> Self {
         match err {
             RedisAdapterError::Redis(e) => AdapterError::Unavailable(e.to_string()),
+            RedisAdapterError::Disconnected => AdapterError::Unavailable(err.to_string()),
             other => AdapterError::Other(other.to_string()),
         }
     }

@@ -6,7 +6,7 @@ use sockeye::adapter::{Adapter, AdapterContext, AdapterFactory};
 
 use crate::adapter::RedisAdapter;
 use crate::node::RedisNode;
-use crate::{RedisAdapterConfig, RedisAdapterError};
+use crate::{RedisAdapterConfig, RedisAdapterError, RedisConnectionState};
 
 /// Creates a [`RedisAdapter`] for each namespace; all of them share this node's uid
 /// and its two Redis connections.
@@ -38,6 +38,18 @@ impl RedisAdapterFactory {
     /// This node's id on the wire (the `uid` of its messages).
     pub fn uid(&self) -> &str {
         &self.node.uid
+    }
+
+    /// The state of this node's link to Redis now (for a health check: `"up"` or
+    /// `"down"` with [`RedisConnectionState::as_str`]).
+    pub fn state(&self) -> RedisConnectionState {
+        self.node.state()
+    }
+
+    /// Follows the state of the link to Redis: the receiver sees every change
+    /// (`changed().await`), such as a lost connection and the reconnection.
+    pub fn watch_state(&self) -> tokio::sync::watch::Receiver<RedisConnectionState> {
+        self.node.watch_state()
     }
 }
 

@@ -2,9 +2,13 @@
 //! answer, answers to our requests. A message that cannot be decoded is logged and
 //! skipped; nothing from the network can stop the dispatcher.
 
-use sockeye::adapter::{Adapter, BroadcastOptions, SocketId};
+use std::time::Duration;
 
-use crate::adapter::RedisAdapter;
+use sockeye::adapter::{Adapter, BroadcastOptions, ServerEvent, SocketId};
+use sockeye::Value;
+
+use crate::adapter::{Answer, RedisAdapter};
+use crate::wire::ack::{self, AckBroadcast};
 use crate::wire::broadcast::BroadcastMessage;
 use crate::wire::request::{self, is_json, room_of, rooms_of, Request, RequestType, Response};
 
@@ -32,10 +36,7 @@ impl RedisAdapter {
     pub(crate) fn on_request(&self, payload: &[u8]) {
         if !is_json(payload) {
             // Only BROADCAST (with acks) requests are msgpack.
-            tracing::warn!(
-                "skipping request: {}",
-                crate::RedisAdapterError::NotSupported("broadcast with acks across nodes")
-            );
+            self.on_ack_broadcast(payload);
             return;
         }
         let request = match Request::parse(payload) {
@@ -73,9 +74,7 @@ impl RedisAdapter {
             RequestType::RemoteJoin | RequestType::RemoteLeave => self.remote_rooms(kind, &request),
             RequestType::RemoteDisconnect => self.remote_disconnect(&request),
             RequestType::RemoteFetch => self.remote_fetch(&request),
-            RequestType::ServerSideEmit => {
-                tracing::debug!("skipping serverSideEmit: sockeye has no server-side events")
-            }
+            RequestType::ServerSideEmit => self.on_server_side_emit(request),
             other => tracing::debug!(?other, "skipping a response type sent as a request"),
         }
     }
@@ -164,10 +163,106 @@ impl RedisAdapter {
             .publish(self.response_channel(request), body.into_bytes());
     }
 
+    /// A BROADCAST request: send the packet to our matching clients, tell the
+    /// emitter how many, then forward each client's ack until the emitter's timeout.
+    fn on_ack_broadcast(&self, payload: &[u8]) {
+        let request = match ack::decode(payload).and_then(|m| match ack::kind_of(&m) {
+            Some(kind) if kind == RequestType::Broadcast as u64 => {
+                AckBroadcast::decode(&m).map(Some)
+            }
+            _ => Ok(None),
+        }) {
+            Ok(Some(r)) => r,
+            Ok(None) => {
+                tracing::debug!("skipping msgpack request of another type");
+                return;
+            }
+            Err(e) => {
+                tracing::warn!("skipping broadcast request: {e}");
+                return;
+            }
+        };
+        if request.uid == self.node.uid {
+            return;
+        }
+        if request.packet.nsp != self.local.context().name() {
+            return;
+        }
+        // As Node.js: rooms and except only (the flags concern the emitting node).
+        let opts = BroadcastOptions {
+            rooms: request.opts.rooms,
+            except: request.opts.except,
+            ..Default::default()
+        };
+        let mut acks = self.local.broadcast_with_acks(request.packet, &opts);
+        let channel = self.channels().response_for(&request.uid);
+        let count = request::client_count_response(&request.request_id, acks.client_count());
+        self.node.publish(channel.clone(), count.into_bytes());
+        if acks.client_count() == 0 {
+            return;
+        }
+        let node = self.node.clone();
+        let request_id = request.request_id;
+        let wait = request.timeout.unwrap_or(self.node.config.request_timeout);
+        self.node.spawn(async move {
+            let _ = tokio::time::timeout(wait + Duration::from_millis(100), async {
+                while let Some(args) = acks.next().await {
+                    match ack::ack_response(&request_id, &args) {
+                        Some(bytes) => {
+                            node.publish(channel.clone(), bytes);
+                        }
+                        None => tracing::warn!("cannot encode an acknowledgement"),
+                    }
+                }
+            })
+            .await;
+        });
+    }
+
+    /// SERVER_SIDE_EMIT: hand the event to the namespace's handler, with a way to
+    /// answer when the emitter waits for one.
+    fn on_server_side_emit(&self, mut request: Request) {
+        let Some(mut data) = request.data.take() else {
+            tracing::warn!("skipping serverSideEmit without data");
+            return;
+        };
+        if data.is_empty() {
+            tracing::warn!("skipping serverSideEmit without an event name");
+            return;
+        }
+        let name = match data.remove(0) {
+            serde_json::Value::String(s) => s,
+            other => other.to_string(),
+        };
+        let args: Vec<Value> = data.into_iter().map(Value::from).collect();
+        let ack = request.request_id.clone().map(|request_id| {
+            let node = self.node.clone();
+            let channel = self.response_channel(&request);
+            Box::new(move |value: Value| {
+                let body = request::server_side_emit_response(&request_id, &value);
+                node.publish(channel, body.into_bytes());
+            }) as sockeye::adapter::ServerAck
+        });
+        let event = ServerEvent::new(name, args, ack);
+        if !self.local.context().dispatch_server_event(event) {
+            tracing::debug!("no handler for a server-side event; ignored");
+        }
+    }
+
     /// An answer from another node; only those to our pending requests matter.
     pub(crate) fn on_response(&self, payload: &[u8]) {
         if !is_json(payload) {
-            // BROADCAST_ACK answers (msgpack) to some node's broadcast with acks.
+            // BROADCAST_ACK answers (msgpack).
+            let Ok(message) = ack::decode(payload) else {
+                tracing::warn!("skipping malformed msgpack response");
+                return;
+            };
+            if ack::kind_of(&message) != Some(RequestType::BroadcastAck as u64) {
+                return;
+            }
+            if let Some((request_id, args)) = ack::parse_ack_response(&message) {
+                self.deliver(&request_id, || Answer::Ack(args));
+            }
             return;
         }
         let response = match Response::parse(payload) {
@@ -180,16 +275,36 @@ impl RedisAdapter {
         let Some(request_id) = response.request_id() else {
             return;
         };
-        let Some(waiter) = self.pending.lock().get(&request_id).cloned() else {
+        match response.kind.and_then(RequestType::from_u64) {
+            Some(RequestType::BroadcastClientCount) => {
+                let count = usize::try_from(response.client_count.unwrap_or(0)).unwrap_or(0);
+                self.deliver(&request_id, || Answer::ClientCount(count));
+            }
+            Some(RequestType::ServerSideEmit) => {
+                let value = response.data.map(Value::from).unwrap_or(Value::Null);
+                self.deliver(&request_id, || Answer::ServerAck(value));
+            }
+            _ => {
+                let nsp = self.local.context().name().to_string();
+                self.deliver(&request_id, || {
+                    Answer::Sockets(
+                        response
+                            .sockets
+                            .unwrap_or_default()
+                            .iter()
+                            .filter_map(|s| request::socket_description(&nsp, s))
+                            .collect(),
+                    )
+                });
+            }
+        }
+    }
+
+    /// Hands an answer to the request waiting for it, if any.
+    fn deliver(&self, request_id: &str, answer: impl FnOnce() -> Answer) {
+        let Some(waiter) = self.pending.lock().get(request_id).cloned() else {
             return;
         };
-        let nsp = self.local.context().name().to_string();
-        let sockets = response
-            .sockets
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|s| request::socket_description(&nsp, s))
-            .collect();
-        let _ = waiter.send(sockets);
+        let _ = waiter.send(answer());
     }
 }

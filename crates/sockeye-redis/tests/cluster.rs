@@ -11,8 +11,9 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value as Json};
-use sockeye::{Event, Namespace, Socket, SocketIo, Value};
-use sockeye_redis::{RedisAdapterConfig, RedisAdapterFactory};
+use sockeye::adapter::{AdapterError, ServerEvent, ServerSideEmitError};
+use sockeye::{AckError, Event, Namespace, Socket, SocketIo, Value};
+use sockeye_redis::{RedisAdapterConfig, RedisAdapterFactory, RedisConnectionState};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -24,7 +25,18 @@ const WAIT: Duration = Duration::from_secs(10);
 /// A `redis-server` of our own on a free port, killed when dropped.
 struct RedisServer {
     child: Child,
+    port: u16,
     url: String,
+}
+
+fn spawn_redis(port: u16) -> Child {
+    Command::new("/usr/bin/redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--save", "", "--appendonly", "no"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("redis-server starts")
 }
 
 impl RedisServer {
@@ -33,18 +45,29 @@ impl RedisServer {
             let probe = StdListener::bind("127.0.0.1:0").expect("a free port");
             probe.local_addr().expect("bound").port()
         };
-        let child = Command::new("/usr/bin/redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server starts");
         let server = RedisServer {
-            child,
+            child: spawn_redis(port),
+            port,
             url: format!("redis://127.0.0.1:{port}/"),
         };
-        let client = redis::Client::open(server.url.as_str()).expect("valid url");
+        server.wait_ready().await;
+        server
+    }
+
+    /// Kills the server (as a crash or an outage would).
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts it again on the same port.
+    async fn restart(&mut self) {
+        self.child = spawn_redis(self.port);
+        self.wait_ready().await;
+    }
+
+    async fn wait_ready(&self) {
+        let client = redis::Client::open(self.url.as_str()).expect("valid url");
         tokio::time::timeout(WAIT, async {
             loop {
                 if let Ok(mut conn) = client.get_multiplexed_async_connection().await {
@@ -58,7 +81,6 @@ impl RedisServer {
         })
         .await
         .expect("redis-server answers within 10 s");
-        server
     }
 }
 
@@ -74,6 +96,7 @@ struct Node {
     io: SocketIo,
     root: Namespace,
     addr: std::net::SocketAddr,
+    factory: RedisAdapterFactory,
 }
 
 async fn start_node(redis: &RedisServer) -> Node {
@@ -81,7 +104,7 @@ async fn start_node(redis: &RedisServer) -> Node {
     let factory = RedisAdapterFactory::new(client, RedisAdapterConfig::default())
         .await
         .expect("connects to redis");
-    let io = SocketIo::builder().adapter(factory).build();
+    let io = SocketIo::builder().adapter(factory.clone()).build();
     let root = io.ns("/", |socket: Socket| async move {
         socket.on("join", |socket: Socket, mut event: Event| async move {
             if let Some(room) = event.arg(0).and_then(Value::as_str) {
@@ -100,7 +123,12 @@ async fn start_node(redis: &RedisServer) -> Node {
         served,
         std::future::pending(),
     ));
-    Node { io, root, addr }
+    Node {
+        io,
+        root,
+        addr,
+        factory,
+    }
 }
 
 /// Two nodes that see each other (each counts 2 servers).
@@ -190,6 +218,23 @@ impl Client {
             self.emit_with_ack(json!(["join", room])).await,
             json!(["ok"])
         );
+    }
+
+    /// Answers the next event that expects an ack with `reply`; returns the event.
+    async fn answer_ack(&mut self, reply: Json) -> Json {
+        loop {
+            let text = self.next_text().await;
+            let Some(rest) = text.strip_prefix("42") else {
+                continue;
+            };
+            let split = rest.find('[').expect("event array");
+            if split == 0 {
+                continue;
+            }
+            let id = &rest[..split];
+            self.send(&format!("43{id}{reply}")).await;
+            return serde_json::from_str(&rest[split..]).expect("event json");
+        }
     }
 
     /// The events received up to (not including) the marker.
@@ -352,4 +397,170 @@ async fn remote_join_leave_and_disconnect() {
             break;
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broadcast_with_acks_collects_the_acks_of_both_nodes() {
+    let redis = RedisServer::start().await;
+    let (a, b) = cluster(&redis).await;
+    let mut a1 = Client::connect(&a).await;
+    let mut b1 = Client::connect(&b).await;
+    let mut b2 = Client::connect(&b).await;
+    b2.join("r").await;
+
+    let io = a.io.clone();
+    let everyone = tokio::spawn(async move {
+        io.timeout(WAIT)
+            .emit_with_ack("ping", ("x",))
+            .await
+            .expect("every client acks")
+    });
+    for client in [&mut a1, &mut b1, &mut b2] {
+        let sid = client.sid.clone();
+        assert_eq!(
+            client.answer_ack(json!([sid, 2])).await,
+            json!(["ping", "x"])
+        );
+    }
+    let mut acks: Vec<Json> = everyone
+        .await
+        .expect("joined")
+        .into_iter()
+        .map(|args| serde_json::to_value(args).expect("json"))
+        .collect();
+    acks.sort_by_key(|a| a[0].as_str().map(str::to_string));
+    let mut expected = vec![json!([a1.sid, 2]), json!([b1.sid, 2]), json!([b2.sid, 2])];
+    expected.sort_by_key(|a| a[0].as_str().map(str::to_string));
+    assert_eq!(
+        acks, expected,
+        "whole acks, every argument, from both nodes"
+    );
+
+    // A client that never answers: the timeout gives what arrived.
+    let io = b.io.clone();
+    let partial = tokio::spawn(async move {
+        io.timeout(Duration::from_millis(500))
+            .emit_with_ack("ping", ())
+            .await
+    });
+    a1.answer_ack(json!(["a1"])).await;
+    b1.answer_ack(json!(["b1"])).await;
+    match partial.await.expect("joined") {
+        Err(AckError::Partial {
+            expected, received, ..
+        }) => {
+            assert_eq!(expected, 3);
+            assert_eq!(received.len(), 2);
+        }
+        other => panic!("expected a partial result, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_side_emit_reaches_the_other_node_and_collects_its_answer() {
+    let redis = RedisServer::start().await;
+    let (a, b) = cluster(&redis).await;
+    let (seen_tx, mut seen) = tokio::sync::mpsc::unbounded_channel();
+    b.io.on_server_event("hello", move |event: ServerEvent| {
+        let seen_tx = seen_tx.clone();
+        async move {
+            seen_tx.send(event.args).ok();
+        }
+    });
+    b.io.on_server_event("question", |mut event: ServerEvent| async move {
+        let n = event.args.first().and_then(Value::as_u64).unwrap_or(0);
+        event.ack(n * 2);
+    });
+    // Node A's own handlers are not called by its own emits.
+    a.io.on_server_event("question", |mut event: ServerEvent| async move {
+        event.ack("not me");
+    });
+
+    a.io.server_side_emit("hello", ("world", 1))
+        .expect("published");
+    let args = tokio::time::timeout(WAIT, seen.recv())
+        .await
+        .expect("within 10 s")
+        .expect("an event");
+    assert_eq!(args, vec![Value::from("world"), Value::from(1u64)]);
+
+    let answers =
+        a.io.server_side_emit_with_ack("question", (21,))
+            .await
+            .expect("node B answers");
+    assert_eq!(answers, vec![Value::from(42u64)]);
+
+    // Nobody handles it: a timeout error, with no answers.
+    match a
+        .io
+        .timeout(Duration::from_millis(300))
+        .server_side_emit_with_ack("nobody-listens", ())
+        .await
+    {
+        Err(ServerSideEmitError::Timeout {
+            expected,
+            responses,
+            ..
+        }) => {
+            assert_eq!(expected, 1);
+            assert!(responses.is_empty());
+        }
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+    assert!(matches!(
+        a.io.server_side_emit("disconnect", ()),
+        Err(ServerSideEmitError::Reserved(_))
+    ));
+}
+
+/// Waits until the node's Redis link is in `state`.
+async fn wait_state(node: &Node, state: RedisConnectionState) {
+    let mut watch = node.factory.watch_state();
+    tokio::time::timeout(WAIT, watch.wait_for(|s| *s == state))
+        .await
+        .expect("state reached within 10 s")
+        .expect("the adapter is alive");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn survives_a_redis_restart() {
+    let mut redis = RedisServer::start().await;
+    let (a, b) = cluster(&redis).await;
+    let mut a1 = Client::connect(&a).await;
+    let mut b1 = Client::connect(&b).await;
+
+    redis.stop();
+    wait_state(&a, RedisConnectionState::Disconnected).await;
+    wait_state(&b, RedisConnectionState::Disconnected).await;
+
+    // Local delivery goes on; what needs the other nodes fails at once.
+    a.root.emit("local-news", ()).expect("delivered locally");
+    a.root
+        .local()
+        .emit("marker", ())
+        .expect("delivered locally");
+    assert_eq!(a1.events_until_marker().await, json!([["local-news"]]));
+    assert!(matches!(
+        a.root.fetch_sockets().await,
+        Err(AdapterError::Unavailable(_))
+    ));
+    assert!(matches!(
+        a.io.timeout(WAIT).emit_with_ack("ping", ()).await,
+        Err(AckError::Emit(_))
+    ));
+    assert!(matches!(
+        a.io.server_side_emit_with_ack("q", ()).await,
+        Err(ServerSideEmitError::Adapter(AdapterError::Unavailable(_)))
+    ));
+
+    // Redis comes back on the same port: both nodes reconnect and subscribe again.
+    redis.restart().await;
+    wait_state(&a, RedisConnectionState::Connected).await;
+    wait_state(&b, RedisConnectionState::Connected).await;
+    a.root.emit("back", ()).expect("broadcast");
+    marker(&a);
+    assert_eq!(b1.events_until_marker().await, json!([["back"]]));
+    assert_eq!(a1.events_until_marker().await, json!([["back"]]));
+    let ids = b.root.fetch_sockets().await.expect("both nodes answer");
+    assert_eq!(ids.len(), 2);
 }

@@ -413,6 +413,36 @@ impl SocketIo {
         self.main_ns().emit(event, args)
     }
 
+    /// Emits a server event to namespace `/` of every other node (Node.js
+    /// `io.serverSideEmit`); see [`Namespace::server_side_emit`].
+    pub fn server_side_emit(
+        &self,
+        event: &str,
+        args: impl IntoArgs,
+    ) -> Result<(), crate::adapter::ServerSideEmitError> {
+        self.main_ns().server_side_emit(event, args)
+    }
+    /// Same, waiting for every other node's answer (Node.js
+    /// `io.serverSideEmitWithAck`); see [`Namespace::server_side_emit_with_ack`].
+    pub async fn server_side_emit_with_ack(
+        &self,
+        event: &str,
+        args: impl IntoArgs,
+    ) -> Result<Vec<crate::Value>, crate::adapter::ServerSideEmitError> {
+        self.main_ns().server_side_emit_with_ack(event, args).await
+    }
+    /// Handles the server events other nodes send to namespace `/` (Node.js
+    /// `io.on(event, …)`); see [`Namespace::on_server_event`].
+    pub fn on_server_event<F, Fut>(&self, event: &str, handler: F) -> Namespace
+    where
+        F: Fn(crate::adapter::ServerEvent) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let ns = self.main_ns();
+        ns.on_server_event(event, handler);
+        ns
+    }
+
     /// Number of open connections on this node.
     pub fn connection_count(&self) -> usize {
         self.inner.clients.read().len()

@@ -9,7 +9,10 @@ use std::time::Duration;
 use parking_lot::RwLock;
 use sockeye_engine::Outgoing;
 
-use crate::adapter::{Adapter, AdapterFactory, BroadcastOptions, Room, SocketId};
+use crate::adapter::{
+    Adapter, AdapterFactory, BroadcastOptions, Room, ServerEvent, ServerEventHandler,
+    ServerSideEmitError, SocketId, RESERVED_EVENTS,
+};
 use crate::handlers::{ConnectMiddleware, ConnectionHandler};
 use crate::operators::BroadcastOperator;
 use crate::{parser, ConnectError, Packet, ParserKind, ProtocolRevision, RecoveryConfig, Socket};
@@ -29,6 +32,8 @@ pub(crate) struct NamespaceInner {
     ack_ids: AtomicU64,
     /// Connection state recovery, when the server enables it.
     pub(crate) recovery: Option<RecoveryConfig>,
+    /// Handlers of the events other nodes send with `server_side_emit`.
+    pub(crate) server_events: RwLock<HashMap<String, ServerEventHandler>>,
 }
 
 impl NamespaceInner {
@@ -53,6 +58,7 @@ impl NamespaceInner {
                 adapter: adapters.create(ctx),
                 ack_ids: AtomicU64::new(0),
                 recovery,
+                server_events: RwLock::new(HashMap::new()),
             }
         })
     }
@@ -174,6 +180,64 @@ impl Namespace {
     pub fn disconnect_sockets(&self, close: bool) -> Result<(), crate::adapter::AdapterError> {
         self.operator().disconnect_sockets(close)
     }
+
+    /// Emits an event to this namespace on every *other* node of the cluster (Node.js
+    /// `serverSideEmit`); their [`on_server_event`](Self::on_server_event) handlers get
+    /// it, clients never do. Without a cluster there is nobody to tell.
+    pub fn server_side_emit(
+        &self,
+        event: &str,
+        args: impl crate::IntoArgs,
+    ) -> Result<(), ServerSideEmitError> {
+        check_server_event(event)?;
+        Ok(self
+            .inner
+            .adapter
+            .server_side_emit(event, args.into_args())?)
+    }
+
+    /// Same as [`server_side_emit`](Self::server_side_emit), waiting for one answer
+    /// from each other node (within the adapter's request timeout; set another one
+    /// with `timeout(d).server_side_emit_with_ack`). When some node does not answer
+    /// in time, [`ServerSideEmitError::Timeout`] carries the answers that arrived.
+    ///
+    /// ```no_run
+    /// # async fn run(io: sockeye::SocketIo) {
+    /// io.on_server_event("ping", |mut event| async move {
+    ///     event.ack("pong");
+    /// });
+    /// let answers = io.server_side_emit_with_ack("ping", ()).await;
+    /// # }
+    /// ```
+    pub async fn server_side_emit_with_ack(
+        &self,
+        event: &str,
+        args: impl crate::IntoArgs,
+    ) -> Result<Vec<crate::Value>, ServerSideEmitError> {
+        self.operator().server_side_emit_with_ack(event, args).await
+    }
+
+    /// Handles the events other nodes send with `server_side_emit` (Node.js
+    /// `io.on(event, …)`); one handler per name, a new one replaces the old.
+    pub fn on_server_event<F, Fut>(&self, event: &str, handler: F) -> &Self
+    where
+        F: Fn(ServerEvent) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let handler: ServerEventHandler = Arc::new(move |e| Box::pin(handler(e)));
+        self.inner
+            .server_events
+            .write()
+            .insert(event.to_string(), handler);
+        self
+    }
+}
+
+pub(crate) fn check_server_event(event: &str) -> Result<(), ServerSideEmitError> {
+    if RESERVED_EVENTS.contains(&event) {
+        return Err(ServerSideEmitError::Reserved(event.to_string()));
+    }
+    Ok(())
 }
 
 /// What an adapter sees of its namespace: its name, its local sockets, and the
@@ -224,5 +288,23 @@ impl AdapterContext {
     /// A fresh acknowledgement id, unique in the namespace.
     pub fn next_ack_id(&self) -> u64 {
         self.ns.upgrade().map(|ns| ns.next_ack_id()).unwrap_or(0)
+    }
+
+    /// Hands an event from another node to the namespace's handler for its name
+    /// (started right here, so that events start in arrival order, and spawned only
+    /// if it waits). Returns false when nothing handles it; the event is then
+    /// dropped unanswered, as Node.js does.
+    pub fn dispatch_server_event(&self, event: ServerEvent) -> bool {
+        let Some(ns) = self.ns.upgrade() else {
+            return false;
+        };
+        let handler = ns.server_events.read().get(&event.name).cloned();
+        match handler {
+            Some(handler) => {
+                crate::handlers::run_inline(handler(event));
+                true
+            }
+            None => false,
+        }
     }
 }

@@ -119,4 +119,20 @@ impl BroadcastOperator {
     pub fn disconnect_sockets(&self, close: bool) -> Result<(), AdapterError> {
         self.ns.adapter.disconnect_sockets(self.opts.clone(), close)
     }
+
+    /// Emits a server event to the other nodes and waits for one answer from each,
+    /// within this operator's [`timeout`](Self::timeout) or else the adapter's request
+    /// timeout (rooms and flags do not apply: servers are not in rooms). See
+    /// [`Namespace::server_side_emit_with_ack`](crate::Namespace::server_side_emit_with_ack).
+    pub async fn server_side_emit_with_ack(
+        &self,
+        event: &str,
+        args: impl IntoArgs,
+    ) -> Result<Vec<Value>, crate::adapter::ServerSideEmitError> {
+        crate::namespace::check_server_event(event)?;
+        self.ns
+            .adapter
+            .server_side_emit_with_ack(event, args.into_args(), self.timeout)
+            .await
+    }
 }

@@ -41,20 +41,33 @@ function spawnLogged(cmd, argv, what) {
   return { child, stop, stderr: () => stderr };
 }
 
-/** Starts /usr/bin/redis-server on a free port (never 6379). Returns { url, stop() }. */
+/**
+ * Starts /usr/bin/redis-server on a free port (never 6379).
+ * Returns { url, port, stop(), restart() }: `stop` kills it, `restart` starts it again on
+ * the same port (after `stop`), as when Redis comes back after an outage.
+ */
 export async function startRedis() {
   const port = await freePort();
-  const proc = spawnLogged('/usr/bin/redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], 'redis');
-  await waitForPort(port, proc.child, 'redis-server');
-  return { url: `redis://127.0.0.1:${port}`, port, stop: proc.stop };
+  let proc;
+  const launch = async () => {
+    proc = spawnLogged('/usr/bin/redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], 'redis');
+    await waitForPort(port, proc.child, 'redis-server');
+  };
+  await launch();
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    stop: () => proc.stop(),
+    restart: launch,
+  };
 }
 
 /**
  * Starts one node of the `redis-node` fixture: kind 'rust' (the example binary, built
  * with `cargo build --release -p sockeye-redis --example redis-node`) or 'node'.
  */
-export async function startRedisNode(kind, redisUrl) {
+export async function startRedisNode(kind, redisUrl, { requestTimeout } = {}) {
   const port = await freePort();
   let cmd;
   let argv;
@@ -69,7 +82,31 @@ export async function startRedisNode(kind, redisUrl) {
     }
     argv = [];
   }
-  const proc = spawnLogged(cmd, [...argv, '--port', String(port), '--redis', redisUrl], `${kind}-node`);
+  argv.push('--port', String(port), '--redis', redisUrl);
+  if (requestTimeout) argv.push('--request-timeout', String(requestTimeout));
+  const proc = spawnLogged(cmd, argv, `${kind}-node`);
   await waitForPort(port, proc.child, `${kind} redis-node`);
-  return { kind, port, url: `http://127.0.0.1:${port}`, stop: proc.stop, stderr: proc.stderr };
+  return {
+    kind,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    stop: proc.stop,
+    stderr: proc.stderr,
+    pid: proc.child.pid,
+    /** Sends a signal (SIGSTOP to freeze it, SIGKILL to kill it). */
+    signal: (sig) => proc.child.kill(sig),
+    /** Freezes the process (SIGSTOP) and resolves once Linux reports it stopped. */
+    async freeze() {
+      proc.child.kill('SIGSTOP');
+      const deadline = Date.now() + 10000;
+      for (;;) {
+        const stat = fs.readFileSync(`/proc/${proc.child.pid}/stat`, 'utf8');
+        // The state follows the parenthesised command name.
+        if (stat.slice(stat.lastIndexOf(')') + 2)[0] === 'T') return;
+        if (Date.now() > deadline) throw new Error(`${kind} redis-node did not stop: ${stat}`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    },
+    exited: () => proc.child.exitCode !== null || proc.child.signalCode !== null,
+  };
 }

@@ -65,6 +65,8 @@ pub(crate) struct Request {
     pub sid: Option<String>,
     pub room: Option<Json>,
     pub close: Option<bool>,
+    /// SERVER_SIDE_EMIT: `[event, ...args]`.
+    pub data: Option<Vec<Json>>,
 }
 
 /// `{rooms, except}` of a request (flags are not forwarded in requests).
@@ -144,12 +146,57 @@ pub(crate) fn disconnect_request(uid: &str, opts: &BroadcastOptions, close: bool
     .to_string()
 }
 
-/// A JSON response. Node.js responses carry no type except for broadcast acks.
+/// SERVER_SIDE_EMIT: an event for the other nodes' namespace; with a request id
+/// when the emitter waits for answers.
+pub(crate) fn server_side_emit_request(
+    uid: &str,
+    request_id: Option<&str>,
+    event: &str,
+    args: &[Value],
+) -> String {
+    let mut data = vec![Json::from(event)];
+    data.extend(args.iter().map(to_json));
+    let mut body = json!({ "uid": uid, "type": RequestType::ServerSideEmit as u8, "data": data });
+    if let Some(id) = request_id {
+        body["requestId"] = Json::from(id);
+    }
+    body.to_string()
+}
+
+/// One node's answer to SERVER_SIDE_EMIT (only the handler's first argument, as
+/// Node.js sends it).
+pub(crate) fn server_side_emit_response(request_id: &str, value: &Value) -> String {
+    json!({
+        "type": RequestType::ServerSideEmit as u8,
+        "requestId": request_id,
+        "data": to_json(value),
+    })
+    .to_string()
+}
+
+/// BROADCAST_CLIENT_COUNT: how many local clients a broadcast with acks reached.
+pub(crate) fn client_count_response(request_id: &str, count: usize) -> String {
+    json!({
+        "type": RequestType::BroadcastClientCount as u8,
+        "requestId": request_id,
+        "clientCount": count,
+    })
+    .to_string()
+}
+
+/// A JSON response. Node.js gives a type only to the answers of SERVER_SIDE_EMIT and
+/// broadcasts with acks; the others are told apart by their request id.
 #[derive(Debug, Deserialize)]
 pub(crate) struct Response {
+    #[serde(rename = "type")]
+    pub kind: Option<u64>,
     #[serde(rename = "requestId")]
     pub request_id: Option<Json>,
     pub sockets: Option<Vec<Json>>,
+    #[serde(rename = "clientCount")]
+    pub client_count: Option<u64>,
+    /// SERVER_SIDE_EMIT answers: the value (absent when Node.js acked `undefined`).
+    pub data: Option<Json>,
 }
 
 impl Response {
@@ -213,7 +260,7 @@ pub(crate) fn done_response(request_id: &str) -> String {
     json!({ "requestId": request_id }).to_string()
 }
 
-fn to_json(value: &Value) -> Json {
+pub(crate) fn to_json(value: &Value) -> Json {
     serde_json::to_value(value).unwrap_or(Json::Null)
 }
 

@@ -148,6 +148,46 @@ impl MemoryAdapter {
     }
 }
 
+impl MemoryAdapter {
+    /// Starts the local part of a broadcast with acks for a cluster adapter: sends the
+    /// packet with a fresh ack id to the matching local sockets and returns the
+    /// pending acknowledgements, which the caller collects at its own pace.
+    pub fn broadcast_with_acks(&self, packet: Packet, opts: &BroadcastOptions) -> LocalAcks {
+        let (reached, id, rx) = self.broadcast_with_ack_local(packet, opts);
+        LocalAcks { reached, id, rx }
+    }
+}
+
+/// The acknowledgements a local broadcast waits for (see
+/// [`MemoryAdapter::broadcast_with_acks`]). Dropping it forgets the sockets' pending
+/// entries, so an acknowledgement arriving later is ignored.
+pub struct LocalAcks {
+    reached: Vec<Socket>,
+    id: u64,
+    rx: tokio::sync::mpsc::UnboundedReceiver<Vec<Value>>,
+}
+
+impl LocalAcks {
+    /// How many sockets the packet reached, hence how many acks may come.
+    pub fn client_count(&self) -> usize {
+        self.reached.len()
+    }
+
+    /// The next acknowledgement's arguments; `None` once no reached socket can answer
+    /// any more (all answered or disconnected).
+    pub async fn next(&mut self) -> Option<Vec<Value>> {
+        self.rx.recv().await
+    }
+}
+
+impl Drop for LocalAcks {
+    fn drop(&mut self) {
+        for socket in &self.reached {
+            socket.forget_ack(self.id);
+        }
+    }
+}
+
 impl Adapter for MemoryAdapter {
     fn add_all(&self, id: &SocketId, rooms: &[Room]) {
         let mut index = self.index.write();

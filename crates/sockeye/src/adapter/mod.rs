@@ -6,6 +6,7 @@
 //! in-memory one: it applies every operation locally and forwards it to other nodes.
 
 mod memory;
+mod server_events;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -13,7 +14,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use crate::namespace::AdapterContext;
-pub use memory::MemoryAdapter;
+pub use memory::{LocalAcks, MemoryAdapter};
+pub use server_events::{ServerAck, ServerEvent, ServerSideEmitError};
+pub(crate) use server_events::{ServerEventHandler, RESERVED_EVENTS};
 
 use crate::recovery::{RestoredSession, SessionState};
 use crate::{AckError, Packet, RemoteSocket, Value};
@@ -130,6 +133,25 @@ pub trait Adapter: Send + Sync + 'static {
     ) -> BoxFuture<'static, Result<Option<Vec<Packet>>, AdapterError>> {
         let _ = (offset, rooms);
         Box::pin(async { Ok(None) })
+    }
+
+    // --- Events between servers (`serverSideEmit`); a single node has nobody to tell.
+
+    /// Sends an event to this namespace on every other node of the cluster.
+    fn server_side_emit(&self, event: &str, args: Vec<Value>) -> Result<(), AdapterError> {
+        let _ = (event, args);
+        Ok(())
+    }
+    /// Same, collecting one answer from each other node within `timeout` (the
+    /// adapter's own request timeout when `None`).
+    fn server_side_emit_with_ack(
+        &self,
+        event: &str,
+        args: Vec<Value>,
+        timeout: Option<Duration>,
+    ) -> BoxFuture<'static, Result<Vec<Value>, ServerSideEmitError>> {
+        let _ = (event, args, timeout);
+        Box::pin(async { Ok(Vec::new()) })
     }
 }
 
