@@ -78,6 +78,7 @@ pub async fn build(config: Config) -> Result<(Router, Gateway), StartError> {
     if let Some(hook) = origin::allow_request(&config) {
         builder = builder.allow_request(hook);
     }
+    let mut cluster = None;
     if let (Some(handle), Some(url)) = (&redis, &config.redis) {
         let adapter_config = RedisAdapterConfig::default().key(config.redis_key.clone());
         let factory = RedisAdapterFactory::new(handle.client.clone(), adapter_config)
@@ -87,6 +88,7 @@ pub async fn build(config: Config) -> Result<(Router, Gateway), StartError> {
                 source,
             })?;
         tracing::info!(uid = factory.uid(), key = %config.redis_key, "joined the Redis cluster");
+        cluster = Some(factory.clone());
         builder = builder.adapter(factory);
     }
     let (layer, io) = builder.build_layer();
@@ -94,6 +96,7 @@ pub async fn build(config: Config) -> Result<(Router, Gateway), StartError> {
         io,
         config: Arc::new(config),
         redis,
+        cluster,
         metrics: Arc::new(Metrics::default()),
     };
     if let Some(main) = gateway.io.of("/") {

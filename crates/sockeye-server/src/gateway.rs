@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use sockeye::SocketIo;
+use sockeye_redis::RedisAdapterFactory;
 
 use crate::config::Config;
 use crate::metrics::Metrics;
@@ -16,5 +17,7 @@ pub struct Gateway {
     pub config: Arc<Config>,
     /// `None` when the gateway runs in memory (no `--redis`).
     pub redis: Option<RedisHandle>,
+    /// The Redis adapter's link to the cluster (`None` without `--redis`).
+    pub cluster: Option<RedisAdapterFactory>,
     pub metrics: Arc<Metrics>,
 }

@@ -1,8 +1,9 @@
 //! `GET /health`: what a load balancer or an orchestrator probes.
 //!
 //! 200 while the gateway can do its job, 503 when the Redis it was configured with does
-//! not answer (broadcasts to other nodes, sessions and the bridge would silently fail):
-//! taking the node out of rotation is better than serving half-working connections.
+//! not answer or the Redis adapter has lost its subscription (broadcasts to other
+//! nodes, sessions and the bridge would silently fail): taking the node out of
+//! rotation is better than serving half-working connections.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -21,6 +22,9 @@ pub struct Health {
     pub connections: usize,
     /// `up`, `down`, or `disabled` (no `--redis`).
     pub redis: &'static str,
+    /// The Redis adapter's subscription to the other nodes: `up`, `down` (it is
+    /// reconnecting; broadcasts reach this node's clients only), or `disabled`.
+    pub cluster: &'static str,
 }
 
 pub fn routes(gateway: &Gateway) -> Router {
@@ -41,7 +45,11 @@ async fn health(State(gateway): State<Gateway>) -> (StatusCode, Json<Health>) {
             }
         },
     };
-    let (code, status) = if redis == "down" {
+    let cluster = match &gateway.cluster {
+        None => "disabled",
+        Some(factory) => factory.state().as_str(),
+    };
+    let (code, status) = if redis == "down" || cluster == "down" {
         (StatusCode::SERVICE_UNAVAILABLE, "degraded")
     } else {
         (StatusCode::OK, "ok")
@@ -50,6 +58,7 @@ async fn health(State(gateway): State<Gateway>) -> (StatusCode, Json<Health>) {
         status,
         connections: gateway.io.connection_count(),
         redis,
+        cluster,
     };
     (code, Json(body))
 }

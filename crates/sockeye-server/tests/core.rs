@@ -252,7 +252,7 @@ fn health_without_redis_is_ok_and_counts_connections() {
     assert_eq!(response.status, 200);
     assert_eq!(
         response.json(),
-        serde_json::json!({"status": "ok", "connections": 0, "redis": "disabled"})
+        serde_json::json!({"status": "ok", "connections": 0, "redis": "disabled", "cluster": "disabled"})
     );
 
     let rt = tokio::runtime::Runtime::new().expect("runtime");
@@ -273,19 +273,22 @@ fn health_follows_redis_going_down_and_coming_back() {
     let up = gateway.get("/health");
     assert_eq!(up.status, 200, "{}", up.text());
     assert_eq!(up.json()["redis"], "up");
+    assert_eq!(up.json()["cluster"], "up");
 
     redis.stop();
-    let down = eventually("health to report Redis down", || {
+    // The adapter notices the lost subscription by itself; the PING of the check
+    // notices the shared connection is gone.
+    let down = eventually("health to report Redis and the cluster down", || {
         let r = gateway.get("/health");
-        (r.status == 503).then_some(r)
+        (r.status == 503 && r.json()["cluster"] == "down").then_some(r)
     });
     assert_eq!(down.json()["redis"], "down");
     assert_eq!(down.json()["status"], "degraded");
 
     let _redis = Redis::start_on(port);
-    let again = eventually("health to report Redis up again", || {
+    let again = eventually("health to report Redis and the cluster up again", || {
         let r = gateway.get("/health");
-        (r.status == 200).then_some(r)
+        (r.status == 200 && r.json()["cluster"] == "up").then_some(r)
     });
     assert_eq!(again.json()["redis"], "up");
 
