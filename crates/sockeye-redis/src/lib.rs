@@ -15,6 +15,7 @@
 mod adapter;
 mod channels;
 mod config;
+pub mod emitter;
 mod error;
 mod factory;
 mod incoming;
