@@ -44,12 +44,15 @@ struct Args {
 enum Action {
     Emit {
         event: String,
+        #[arg(allow_hyphen_values = true)]
         args: Vec<String>,
     },
     Join {
+        #[arg(allow_hyphen_values = true)]
         rooms: Vec<String>,
     },
     Leave {
+        #[arg(allow_hyphen_values = true)]
         rooms: Vec<String>,
     },
     Disconnect {
@@ -58,6 +61,7 @@ enum Action {
     },
     ServerSideEmit {
         event: String,
+        #[arg(allow_hyphen_values = true)]
         args: Vec<String>,
     },
 }

@@ -5,7 +5,8 @@
 //! On `/`: `join` (room) acks "ok"; `to-room` (room, ...args) emits `room-message`
 //! to the room across the cluster and acks "ok"; `broadcast-request` (...args) emits
 //! `broadcast` to everyone and acks "ok"; `fetch-count` acks the number of sockets of
-//! `/` across the cluster. e2e/reference/redis-node.mjs is the same fixture in Node.js.
+//! `/` across the cluster. `/admin` serves the same events (namespace tests use `join`).
+//! e2e/reference/redis-node.mjs is the same fixture in Node.js.
 
 use std::time::Duration;
 
@@ -38,6 +39,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .adapter(factory)
         .build();
     io.ns("/", on_connection);
+    io.ns("/admin", on_connection);
     sockeye::serve(("127.0.0.1", args.port), io).await?;
     Ok(())
 }

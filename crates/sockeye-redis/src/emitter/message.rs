@@ -10,7 +10,8 @@ use sockeye::{Packet, Value};
 use super::EmitterError;
 use crate::wire::broadcast::encode_broadcast;
 
-/// The uid every emitter writes: no node has it, so every node applies the message.
+/// The uid emitters write on broadcasts and server-side emits (room and disconnect
+/// requests carry none): no node has it, so every node applies the message.
 pub(crate) const EMITTER_UID: &str = "emitter";
 
 /// `RequestType` numbers of the Node.js adapter used by emitters.
@@ -87,14 +88,12 @@ pub(crate) fn broadcast(
 /// REMOTE_JOIN or REMOTE_LEAVE of the target's sockets.
 pub(crate) fn rooms_request(kind: u8, target: &Target, rooms: &[Room]) -> String {
     let rooms: Vec<Json> = rooms.iter().map(|r| Json::from(&**r)).collect();
-    json!({ "uid": EMITTER_UID, "type": kind, "opts": target.opts_json(), "rooms": rooms })
-        .to_string()
+    json!({ "type": kind, "opts": target.opts_json(), "rooms": rooms }).to_string()
 }
 
 /// REMOTE_DISCONNECT of the target's sockets.
 pub(crate) fn disconnect_request(target: &Target, close: bool) -> String {
     json!({
-        "uid": EMITTER_UID,
         "type": REMOTE_DISCONNECT,
         "opts": target.opts_json(),
         "close": close,
@@ -167,7 +166,7 @@ mod tests {
                 .expect("json");
         assert_eq!(
             join,
-            json!({"uid": "emitter", "type": 2, "opts": {"rooms": ["a"], "except": []}, "rooms": ["b"]})
+            json!({"type": 2, "opts": {"rooms": ["a"], "except": []}, "rooms": ["b"]})
         );
         let close: Json =
             serde_json::from_str(&disconnect_request(&Target::default(), true)).expect("json");
