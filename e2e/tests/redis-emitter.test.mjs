@@ -290,30 +290,32 @@ for (const makeEmitter of [npmEmitter, rustEmitter]) {
   }
 }
 
-describe('npm emitter → the sockeye gateway binary (--redis)', { timeout: 90000 }, () => {
-  let redis;
-  let gateways = [];
-  let emitter;
-  before(async () => {
-    redis = await startRedis();
-    gateways = [await startGateway(redis.url), await startGateway(redis.url)];
-    await waitForSubscribers(redis.url, ['/'], 2);
-    emitter = await npmEmitter(redis.url);
-  });
-  after(async () => {
-    await emitter?.close();
-    for (const gateway of gateways) await gateway.stop();
-    await redis?.stop();
-  });
+for (const makeEmitter of [npmEmitter, rustEmitter]) {
+  describe(`${makeEmitter === npmEmitter ? 'npm' : 'Rust'} emitter → two sockeye gateway binaries (--redis)`, { timeout: 90000 }, () => {
+    let redis;
+    let gateways = [];
+    let emitter;
+    before(async () => {
+      redis = await startRedis();
+      gateways = [await startGateway(redis.url), await startGateway(redis.url)];
+      await waitForSubscribers(redis.url, ['/'], 2);
+      emitter = await makeEmitter(redis.url);
+    });
+    after(async () => {
+      await emitter?.close();
+      for (const gateway of gateways) await gateway.stop();
+      await redis?.stop();
+    });
 
-  it('emits to all, rooms, except, with binary, exactly once', { timeout: TEST_TIMEOUT }, async (t) => {
-    await broadcastScenario(t, emitter, gateways, { namespaces: false });
-  });
+    it('emits to all, rooms, except, with binary, exactly once', { timeout: TEST_TIMEOUT }, async (t) => {
+      await broadcastScenario(t, emitter, gateways, { namespaces: false });
+    });
 
-  it('socketsJoin, socketsLeave and disconnectSockets', { timeout: TEST_TIMEOUT }, async (t) => {
-    await roomsScenario(t, emitter, gateways);
+    it('socketsJoin, socketsLeave and disconnectSockets', { timeout: TEST_TIMEOUT }, async (t) => {
+      await roomsScenario(t, emitter, gateways);
+    });
   });
-});
+}
 
 describe('wire: the Rust emitter publishes what the npm emitter publishes', { timeout: 30000 }, () => {
   let redis;
