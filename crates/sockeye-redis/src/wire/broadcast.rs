@@ -378,6 +378,17 @@ mod tests {
     }
 
     #[test]
+    fn nil_rooms_except_and_flags_mean_everyone() {
+        // What a pydantic model with unset optional fields writes (the Python port).
+        let opts = map(&[
+            ("rooms", vec![0xc0]),
+            ("flags", vec![0xc0]),
+            ("except", vec![0xc0]),
+        ]);
+        assert_eq!(decode_opts(Some(opts)), BroadcastOptions::default());
+    }
+
+    #[test]
     fn a_single_string_is_one_room() {
         let opts = map(&[("rooms", s("r1")), ("except", s("sid9"))]);
         let decoded = decode_opts(Some(opts));
