@@ -124,4 +124,16 @@ io.on('connection', (socket) => {
   });
 });
 
+// `/admin` lets clients join rooms too (namespace tests).
+io.of('/admin').on('connection', (socket) => {
+  socket.on('join', (room, ack) => {
+    socket.join(room);
+    ack?.('ok');
+  });
+});
+
+// A server-side event `relay` (from another node or an emitter) is sent on to this
+// node's own clients as `relayed`, so tests can see that every node received it.
+io.on('relay', (...args) => io.local.emit('relayed', ...args));
+
 httpServer.listen(port, '127.0.0.1');

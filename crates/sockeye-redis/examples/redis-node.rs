@@ -4,6 +4,8 @@
 //! [--request-timeout MS]`
 //!
 //! Its events are described in e2e/FIXTURES.md (`redis-node`);
+//! `/admin` serves the same events (namespace tests use `join`); a server-side event
+//! `relay` (from another node or an emitter) is sent on to this node's clients as `relayed`.
 //! e2e/reference/redis-node.mjs is the same fixture in Node.js.
 
 use std::time::Duration;
@@ -43,10 +45,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let io = SocketIo::builder().adapter(factory.clone()).build();
     let port = args.port;
     let served = io.clone();
-    io.ns("/", move |socket: Socket| {
-        on_connection(socket, served.clone(), factory.clone())
-    });
+    for name in ["/", "/admin"] {
+        let served = served.clone();
+        let factory = factory.clone();
+        io.ns(name, move |socket: Socket| {
+            on_connection(socket, served.clone(), factory.clone())
+        });
+    }
     // Events from the other nodes.
+    let relay = io.clone();
+    io.on_server_event("relay", move |event: ServerEvent| {
+        let io = relay.clone();
+        async move {
+            io.local().emit("relayed", event.args).ok();
+        }
+    });
     let local = io.clone();
     io.on_server_event("cluster-note", move |event: ServerEvent| {
         let io = local.clone();

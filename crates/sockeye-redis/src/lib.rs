@@ -42,6 +42,7 @@
 mod adapter;
 mod channels;
 mod config;
+pub mod emitter;
 mod error;
 mod factory;
 mod incoming;
