@@ -60,10 +60,12 @@ pub(crate) struct Request {
     pub kind: u64,
     pub opts: Option<RawOpts>,
     /// REMOTE_JOIN/LEAVE with `opts`: the rooms to join or leave. SOCKETS: the rooms to list.
+    #[serde(default, deserialize_with = "loose_room_list_opt")]
     pub rooms: Option<Vec<Json>>,
     /// Single-socket form of REMOTE_JOIN/LEAVE/DISCONNECT (`remoteJoin(id, room)`).
     pub sid: Option<String>,
     pub room: Option<Json>,
+    #[serde(default, deserialize_with = "loose_bool")]
     pub close: Option<bool>,
     /// SERVER_SIDE_EMIT: `[event, ...args]`.
     pub data: Option<Vec<Json>>,
@@ -72,10 +74,41 @@ pub(crate) struct Request {
 /// `{rooms, except}` of a request (flags are not forwarded in requests).
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct RawOpts {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "loose_room_list")]
     rooms: Vec<Json>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "loose_room_list")]
     except: Vec<Json>,
+}
+
+/// A list of rooms as emitters in other languages write it: an array, `null` or `""`
+/// (none), one string or number (that room), or an object such as a PHP array with
+/// gaps in its keys (its values).
+fn loose_room_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Json>, D::Error> {
+    Ok(match Json::deserialize(d)? {
+        Json::Array(list) => list,
+        Json::Null => Vec::new(),
+        Json::String(s) if s.is_empty() => Vec::new(),
+        one @ (Json::String(_) | Json::Number(_)) => vec![one],
+        Json::Object(map) => map.into_iter().map(|(_, v)| v).collect(),
+        Json::Bool(_) => Vec::new(),
+    })
+}
+
+fn loose_room_list_opt<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Vec<Json>>, D::Error> {
+    loose_room_list(d).map(Some)
+}
+
+/// A flag as JavaScript reads it: `true`/`false`, `0`/`1`, `null` (absent).
+fn loose_bool<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    Ok(match Json::deserialize(d)? {
+        Json::Null => None,
+        Json::Bool(b) => Some(b),
+        Json::Number(n) => Some(n.as_f64().is_some_and(|v| v != 0.0)),
+        Json::String(s) => Some(!s.is_empty()),
+        Json::Array(_) | Json::Object(_) => Some(true),
+    })
 }
 
 impl RawOpts {
@@ -310,6 +343,20 @@ mod tests {
     #[test]
     fn parses_a_node_remote_join() {
         let raw = br#"{"uid":"x1","type":2,"opts":{"rooms":["a"],"except":[]},"rooms":["b",3]}"#;
+        let loose = br#"{"type":4,"opts":{"rooms":null,"except":""},"close":1}"#;
+        let request = Request::parse(loose).expect("null and empty-string rooms are accepted");
+        let opts = request.opts.as_ref().expect("opts").to_options();
+        assert!(opts.rooms.is_empty() && opts.except.is_empty());
+        assert_eq!(request.close, Some(true));
+        let php = br#"{"type":2,"opts":{"rooms":{"0":"a","2":"b"},"except":"c"},"rooms":"d"}"#;
+        let request = Request::parse(php).expect("PHP-style maps and single rooms are accepted");
+        let opts = request.opts.as_ref().expect("opts").to_options();
+        assert_eq!(opts.rooms, vec![Room::from("a"), Room::from("b")]);
+        assert_eq!(opts.except, vec![Room::from("c")]);
+        assert_eq!(
+            rooms_of(request.rooms.as_deref().unwrap_or_default()),
+            vec![Room::from("d")]
+        );
         let request = Request::parse(raw).expect("valid");
         assert_eq!(
             RequestType::from_u64(request.kind),
