@@ -50,6 +50,10 @@ mod node;
 mod state;
 mod wire;
 
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
+
 pub use adapter::RedisAdapter;
 pub use config::RedisAdapterConfig;
 pub use error::RedisAdapterError;
