@@ -1,0 +1,292 @@
+//! Fan-out: one publisher, a room of subscribers. The publisher emits `pub` (room,
+//! {s, t}); the server emits `msg` to the room. Every subscriber checks that it gets
+//! every sequence number once and in order, and measures the latency from `t`.
+//!
+//! Two phases on the same connections: saturation (the publisher keeps a window of
+//! undelivered messages full) and a fixed rate (latency under a load every server
+//! sustains).
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use serde::Serialize;
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message;
+
+use super::{cpu_us_per_op, open_many, wait_until, Target};
+use crate::checks::{CheckCounts, Checks};
+use crate::client::{self, Ws};
+use crate::error::Result;
+use crate::latency::{Percentiles, Samples};
+use crate::packet::{self, PING, PONG};
+
+#[derive(Debug, Clone)]
+pub struct FanoutConfig {
+    pub subscribers: usize,
+    pub saturation: Duration,
+    pub fixed: Duration,
+    /// Deliveries per second of the fixed-rate phase (the publish rate is this divided
+    /// by the number of subscribers).
+    pub fixed_deliveries_per_sec: u64,
+    /// Undelivered messages allowed per subscriber at saturation: bounds the servers'
+    /// queues (socketioxide's default buffer is 128 packets per socket).
+    pub window: u64,
+    /// Time allowed for the last messages to arrive after a phase.
+    pub drain: Duration,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FanoutResult {
+    pub subscribers: usize,
+    /// Messages delivered per second with the publisher as fast as the window allows.
+    pub saturation_deliveries_per_sec: f64,
+    pub saturation_cpu_us_per_delivery: f64,
+    pub saturation_latency: Percentiles,
+    pub fixed_target_deliveries_per_sec: u64,
+    pub fixed_deliveries_per_sec: f64,
+    pub fixed_cpu_us_per_delivery: f64,
+    pub fixed_latency: Percentiles,
+    pub published: u64,
+    pub delivered: u64,
+    pub checks: CheckCounts,
+}
+
+/// Shared between the subscribers and the publisher.
+#[derive(Default)]
+struct Shared {
+    delivered: AtomicU64,
+    record: AtomicBool,
+    checks: Checks,
+}
+
+/// What a subscriber reports when it ends.
+struct SubscriberEnd {
+    samples_saturation: Samples,
+    samples_fixed: Samples,
+    next_seq: u64,
+}
+
+/// Latency samples go to the saturation or the fixed-rate set.
+const PHASE_SATURATION: u64 = 0;
+
+pub async fn fanout(target: Target, config: &FanoutConfig) -> Result<FanoutResult> {
+    let room = format!("fanout-{}", config.subscribers);
+    let shared = Arc::new(Shared::default());
+    let port = target.port;
+
+    // Subscribers: connected and joined before anything is published.
+    let opened = open_many(config.subscribers, 64, |i| {
+        let room = room.clone();
+        async move {
+            let mut ws = client::connect_websocket(port, i, false).await?;
+            client::join(&mut ws, &room).await?;
+            Ok(ws)
+        }
+    })
+    .await;
+    let mut subscribers = Vec::with_capacity(opened.len());
+    for ws in opened {
+        subscribers.push(ws?);
+    }
+    let phase = Arc::new(AtomicU64::new(PHASE_SATURATION));
+    let mut tasks = Vec::with_capacity(subscribers.len());
+    for ws in subscribers {
+        tasks.push(tokio::spawn(subscribe(ws, shared.clone(), phase.clone())));
+    }
+
+    let publisher_ws = client::connect_websocket(port, config.subscribers, false).await?;
+    let (sink, stream) = publisher_ws.split();
+    let (pong_tx, pong_rx) = mpsc::unbounded_channel();
+    let reader = tokio::spawn(publisher_reader(stream, pong_tx, shared.clone()));
+    let mut publisher = Publisher {
+        sink,
+        pongs: pong_rx,
+        room,
+        seq: 0,
+    };
+    let n = config.subscribers as u64;
+
+    // Saturation: publish while fewer than window × n deliveries are outstanding.
+    let cpu0 = target.cpu_secs();
+    let delivered0 = shared.delivered.load(Relaxed);
+    shared.record.store(true, Relaxed);
+    let start = Instant::now();
+    while start.elapsed() < config.saturation {
+        let outstanding = publisher.seq * n - shared.delivered.load(Relaxed);
+        if outstanding < config.window * n {
+            publisher.publish(packet::now_us().max(1)).await?;
+        } else {
+            tokio::task::yield_now().await;
+        }
+    }
+    let elapsed = start.elapsed();
+    let delivered_in_window = shared.delivered.load(Relaxed) - delivered0;
+    drain(&shared, publisher.seq * n, config.drain).await;
+    shared.record.store(false, Relaxed);
+    let saturation_ops = shared.delivered.load(Relaxed) - delivered0;
+    let saturation_cpu = cpu_us_per_op(target.cpu_secs() - cpu0, saturation_ops);
+
+    // Fixed rate.
+    phase.store(PHASE_SATURATION + 1, Relaxed);
+    let per_sec = (config.fixed_deliveries_per_sec as f64 / n as f64).max(1.0);
+    let mut ticks = tokio::time::interval(Duration::from_secs_f64(1.0 / per_sec));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let cpu1 = target.cpu_secs();
+    let delivered1 = shared.delivered.load(Relaxed);
+    shared.record.store(true, Relaxed);
+    let start = Instant::now();
+    while start.elapsed() < config.fixed {
+        ticks.tick().await;
+        publisher.publish(packet::now_us().max(1)).await?;
+    }
+    let fixed_elapsed = start.elapsed();
+    let fixed_in_window = shared.delivered.load(Relaxed) - delivered1;
+    drain(&shared, publisher.seq * n, config.drain).await;
+    shared.record.store(false, Relaxed);
+    let fixed_ops = shared.delivered.load(Relaxed) - delivered1;
+    let fixed_cpu = cpu_us_per_op(target.cpu_secs() - cpu1, fixed_ops);
+
+    // The end marker (t = 0) carries the number of messages published before it.
+    let published = publisher.seq;
+    publisher.publish_end().await?;
+    let mut saturation_samples = Samples::default();
+    let mut fixed_samples = Samples::default();
+    for task in tasks {
+        match tokio::time::timeout(config.drain, task).await {
+            Ok(Ok(end)) => {
+                if end.next_seq < published {
+                    shared.checks.missing.fetch_add(published - end.next_seq, Relaxed);
+                }
+                saturation_samples.merge(end.samples_saturation);
+                fixed_samples.merge(end.samples_fixed);
+            }
+            _ => {
+                shared.checks.connection_errors.fetch_add(1, Relaxed);
+            }
+        }
+    }
+    reader.abort();
+    Ok(FanoutResult {
+        subscribers: config.subscribers,
+        saturation_deliveries_per_sec: delivered_in_window as f64 / elapsed.as_secs_f64(),
+        saturation_cpu_us_per_delivery: saturation_cpu,
+        saturation_latency: saturation_samples.percentiles(),
+        fixed_target_deliveries_per_sec: config.fixed_deliveries_per_sec,
+        fixed_deliveries_per_sec: fixed_in_window as f64 / fixed_elapsed.as_secs_f64(),
+        fixed_cpu_us_per_delivery: fixed_cpu,
+        fixed_latency: fixed_samples.percentiles(),
+        published,
+        delivered: shared.delivered.load(Relaxed),
+        checks: shared.checks.counts(),
+    })
+}
+
+struct Publisher {
+    sink: SplitSink<Ws, Message>,
+    pongs: mpsc::UnboundedReceiver<()>,
+    room: String,
+    seq: u64,
+}
+
+impl Publisher {
+    async fn publish(&mut self, sent_us: u64) -> Result<()> {
+        while self.pongs.try_recv().is_ok() {
+            self.sink.send(Message::text(PONG)).await?;
+        }
+        let frame = packet::publish(&self.room, self.seq, sent_us);
+        self.sink.send(Message::text(frame)).await?;
+        self.seq += 1;
+        Ok(())
+    }
+
+    async fn publish_end(&mut self) -> Result<()> {
+        let frame = packet::publish(&self.room, self.seq, 0);
+        self.sink.send(Message::text(frame)).await?;
+        Ok(())
+    }
+}
+
+/// The publisher is not in the room: it should only see pings, which it hands to the
+/// writer to answer.
+async fn publisher_reader(
+    mut stream: SplitStream<Ws>,
+    pongs: mpsc::UnboundedSender<()>,
+    shared: Arc<Shared>,
+) {
+    while let Some(Ok(message)) = stream.next().await {
+        if let Message::Text(text) = message {
+            if text.as_str() == PING {
+                pongs.send(()).ok();
+            } else {
+                shared.checks.unexpected.fetch_add(1, Relaxed);
+            }
+        }
+    }
+}
+
+async fn drain(shared: &Shared, expected: u64, limit: Duration) {
+    wait_until(limit, || shared.delivered.load(Relaxed) >= expected).await;
+}
+
+async fn subscribe(mut ws: Ws, shared: Arc<Shared>, phase: Arc<AtomicU64>) -> SubscriberEnd {
+    let mut end = SubscriberEnd {
+        samples_saturation: Samples::default(),
+        samples_fixed: Samples::default(),
+        next_seq: 0,
+    };
+    loop {
+        let message = match ws.next().await {
+            Some(Ok(message)) => message,
+            _ => {
+                shared.checks.connection_errors.fetch_add(1, Relaxed);
+                return end;
+            }
+        };
+        let Message::Text(text) = message else {
+            continue;
+        };
+        let text = text.as_str();
+        let Some(delivery) = packet::parse_msg(text) else {
+            if text == PING {
+                if ws.send(Message::text(PONG)).await.is_err() {
+                    shared.checks.connection_errors.fetch_add(1, Relaxed);
+                    return end;
+                }
+            } else {
+                shared.checks.unexpected.fetch_add(1, Relaxed);
+            }
+            continue;
+        };
+        if delivery.sent_us == 0 {
+            // The end marker: `seq` messages were published before it.
+            if end.next_seq < delivery.seq {
+                shared.checks.missing.fetch_add(delivery.seq - end.next_seq, Relaxed);
+                end.next_seq = delivery.seq;
+            }
+            return end;
+        }
+        match delivery.seq.cmp(&end.next_seq) {
+            std::cmp::Ordering::Equal => end.next_seq += 1,
+            std::cmp::Ordering::Greater => {
+                shared.checks.missing.fetch_add(delivery.seq - end.next_seq, Relaxed);
+                end.next_seq = delivery.seq + 1;
+            }
+            std::cmp::Ordering::Less => {
+                shared.checks.duplicated.fetch_add(1, Relaxed);
+                continue;
+            }
+        }
+        shared.delivered.fetch_add(1, Relaxed);
+        if shared.record.load(Relaxed) {
+            let latency = packet::now_us().saturating_sub(delivery.sent_us);
+            if phase.load(Relaxed) == PHASE_SATURATION {
+                end.samples_saturation.record(latency);
+            } else {
+                end.samples_fixed.record(latency);
+            }
+        }
+    }
+}
