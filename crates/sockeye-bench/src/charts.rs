@@ -98,21 +98,34 @@ fn draw(path: &Path, title: &str, cols: usize, panels: &[Panel]) -> Result<(), S
             .draw()
             .map_err(|e| fail(&e))?;
         chart
-            .draw_series(panel.values.iter().enumerate().filter_map(|(i, (kind, v))| {
-                let v = (*v)?;
-                let i = i as i32;
-                let mut bar = Rectangle::new(
-                    [(SegmentValue::Exact(i), 0.0), (SegmentValue::Exact(i + 1), v)],
-                    color(*kind).filled(),
-                );
-                bar.set_margin(0, 0, 10, 10);
-                Some(bar)
-            }))
+            .draw_series(
+                panel
+                    .values
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, (kind, v))| {
+                        let v = (*v)?;
+                        let i = i as i32;
+                        let mut bar = Rectangle::new(
+                            [
+                                (SegmentValue::Exact(i), 0.0),
+                                (SegmentValue::Exact(i + 1), v),
+                            ],
+                            color(*kind).filled(),
+                        );
+                        bar.set_margin(0, 0, 10, 10);
+                        Some(bar)
+                    }),
+            )
             .map_err(|e| fail(&e))?;
         chart
             .draw_series(panel.values.iter().enumerate().filter_map(|(i, (_, v))| {
                 let v = (*v)?;
-                let text = if v >= 100.0 { format!("{v:.0}") } else { format!("{v:.2}") };
+                let text = if v >= 100.0 {
+                    format!("{v:.0}")
+                } else {
+                    format!("{v:.2}")
+                };
                 Some(Text::new(
                     text,
                     (SegmentValue::CenterOf(i as i32), v + max * 0.02),
@@ -125,7 +138,10 @@ fn draw(path: &Path, title: &str, cols: usize, panels: &[Panel]) -> Result<(), S
     Ok(())
 }
 
-fn values(results: &Results, f: impl Fn(&PeerResults) -> Option<f64>) -> Vec<(PeerKind, Option<f64>)> {
+fn values(
+    results: &Results,
+    f: impl Fn(&PeerResults) -> Option<f64>,
+) -> Vec<(PeerKind, Option<f64>)> {
     results
         .peers
         .iter()
@@ -146,11 +162,21 @@ pub fn write_all(results: &Results, dir: &Path) -> Result<(), String> {
         .map(|&n| Panel {
             title: format!("{n} idle clients"),
             unit: "KiB per client (lower is better)",
-            values: values(results, |p| p.idle.iter().find(|r| r.clients == n).map(|r| r.kib_per_client)),
+            values: values(results, |p| {
+                p.idle
+                    .iter()
+                    .find(|r| r.clients == n)
+                    .map(|r| r.kib_per_client)
+            }),
         })
         .filter(|p| p.values.iter().any(|(_, v)| v.is_some()))
         .collect();
-    draw(&dir.join("idle.png"), "Idle memory per websocket client", 3, &idle)?;
+    draw(
+        &dir.join("idle.png"),
+        "Idle memory per websocket client",
+        3,
+        &idle,
+    )?;
 
     let mut fanout = Vec::new();
     for &n in &s.fanout_subscribers {
@@ -158,12 +184,16 @@ pub fn write_all(results: &Results, dir: &Path) -> Result<(), String> {
         fanout.push(Panel {
             title: format!("{n} subscribers: CPU per delivery"),
             unit: "server CPU µs (lower is better)",
-            values: values(results, |p| find(p).map(|r| r.saturation_cpu_us_per_delivery)),
+            values: values(results, |p| {
+                find(p).map(|r| r.saturation_cpu_us_per_delivery)
+            }),
         });
         fanout.push(Panel {
             title: format!("{n} subscribers: saturation"),
             unit: "delivered msgs/s (higher is better)",
-            values: values(results, |p| find(p).map(|r| r.saturation_deliveries_per_sec)),
+            values: values(results, |p| {
+                find(p).map(|r| r.saturation_deliveries_per_sec)
+            }),
         });
         fanout.push(Panel {
             title: format!("{n} subscribers: p99 at fixed rate"),
@@ -172,7 +202,12 @@ pub fn write_all(results: &Results, dir: &Path) -> Result<(), String> {
         });
     }
     fanout.retain(|p| p.values.iter().any(|(_, v)| v.is_some()));
-    draw(&dir.join("fanout.png"), "Fan-out: one publisher, one room", 3, &fanout)?;
+    draw(
+        &dir.join("fanout.png"),
+        "Fan-out: one publisher, one room",
+        3,
+        &fanout,
+    )?;
 
     let mut echo = vec![
         Panel {
@@ -188,11 +223,18 @@ pub fn write_all(results: &Results, dir: &Path) -> Result<(), String> {
         Panel {
             title: "p99 latency".into(),
             unit: "µs (lower is better)",
-            values: values(results, |p| p.echo.as_ref().map(|r| r.latency.p99_us as f64)),
+            values: values(results, |p| {
+                p.echo.as_ref().map(|r| r.latency.p99_us as f64)
+            }),
         },
     ];
     echo.retain(|p| p.values.iter().any(|(_, v)| v.is_some()));
-    draw(&dir.join("echo.png"), &format!("Echo: {} clients, emit with ack", s.echo_clients), 3, &echo)?;
+    draw(
+        &dir.join("echo.png"),
+        &format!("Echo: {} clients, emit with ack", s.echo_clients),
+        3,
+        &echo,
+    )?;
 
     let mut connect = Vec::new();
     for via in [ConnectVia::WebSocket, ConnectVia::PollingUpgrade] {

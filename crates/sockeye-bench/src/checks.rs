@@ -10,8 +10,11 @@ use serde::Serialize;
 pub struct Checks {
     /// A subscriber saw a gap in the sequence numbers (or ended short).
     pub missing: AtomicU64,
-    /// A subscriber saw a sequence number again (or an older one).
+    /// A subscriber saw a sequence number again.
     pub duplicated: AtomicU64,
+    /// A subscriber saw a sequence number before an earlier one (Socket.IO keeps the
+    /// order of the packets of one sender).
+    pub out_of_order: AtomicU64,
     /// An ack carried other data than the event, or another id than expected.
     pub bad_acks: AtomicU64,
     /// A frame of a kind the scenario does not expect.
@@ -25,6 +28,7 @@ pub struct Checks {
 pub struct CheckCounts {
     pub missing: u64,
     pub duplicated: u64,
+    pub out_of_order: u64,
     pub bad_acks: u64,
     pub unexpected: u64,
     pub connection_errors: u64,
@@ -35,6 +39,7 @@ impl Checks {
         CheckCounts {
             missing: self.missing.load(Relaxed),
             duplicated: self.duplicated.load(Relaxed),
+            out_of_order: self.out_of_order.load(Relaxed),
             bad_acks: self.bad_acks.load(Relaxed),
             unexpected: self.unexpected.load(Relaxed),
             connection_errors: self.connection_errors.load(Relaxed),
@@ -44,7 +49,12 @@ impl Checks {
 
 impl CheckCounts {
     pub fn total(&self) -> u64 {
-        self.missing + self.duplicated + self.bad_acks + self.unexpected + self.connection_errors
+        self.missing
+            + self.duplicated
+            + self.out_of_order
+            + self.bad_acks
+            + self.unexpected
+            + self.connection_errors
     }
 
     /// "ok", or the non-zero counters.
@@ -56,6 +66,7 @@ impl CheckCounts {
         for (name, n) in [
             ("missing", self.missing),
             ("duplicated", self.duplicated),
+            ("out of order", self.out_of_order),
             ("bad acks", self.bad_acks),
             ("unexpected frames", self.unexpected),
             ("connection errors", self.connection_errors),
@@ -70,6 +81,7 @@ impl CheckCounts {
     pub fn add(&mut self, other: CheckCounts) {
         self.missing += other.missing;
         self.duplicated += other.duplicated;
+        self.out_of_order += other.out_of_order;
         self.bad_acks += other.bad_acks;
         self.unexpected += other.unexpected;
         self.connection_errors += other.connection_errors;

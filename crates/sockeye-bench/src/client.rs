@@ -75,7 +75,9 @@ pub async fn connect_websocket(port: u16, i: usize, reset_on_close: bool) -> Res
     let mut ws = websocket(stream, port, "").await?;
     let open = next_text(&mut ws).await?;
     if !open.starts_with('0') {
-        return Err(BenchError::protocol(format!("expected an open packet, got {open:?}")));
+        return Err(BenchError::protocol(format!(
+            "expected an open packet, got {open:?}"
+        )));
     }
     ws.send(Message::text(CONNECT)).await?;
     expect_connected(&next_text(&mut ws).await?)?;
@@ -99,7 +101,9 @@ pub async fn connect_polling_upgrade(port: u16, i: usize) -> Result<Ws> {
     let session = format!("{base}&sid={sid}");
     let (status, _) = http.request("POST", &session, Some(CONNECT)).await?;
     if status != 200 {
-        return Err(BenchError::protocol(format!("polling POST answered {status}")));
+        return Err(BenchError::protocol(format!(
+            "polling POST answered {status}"
+        )));
     }
     let (status, payload) = http.request("GET", &session, None).await?;
     let connected = payload.split('\u{1e}').find(|p| p.starts_with("40"));
@@ -116,7 +120,9 @@ pub async fn connect_polling_upgrade(port: u16, i: usize) -> Result<Ws> {
     ws.send(Message::text("2probe")).await?;
     let probe = next_text(&mut ws).await?;
     if probe != "3probe" {
-        return Err(BenchError::protocol(format!("expected 3probe, got {probe:?}")));
+        return Err(BenchError::protocol(format!(
+            "expected 3probe, got {probe:?}"
+        )));
     }
     ws.send(Message::text("5")).await?;
     drop(http);
@@ -134,8 +140,12 @@ fn expect_connected(packet: &str) -> Result<()> {
 
 /// Sends `join` (room) with ack id 0 and waits for the `"ok"` ack.
 pub async fn join(ws: &mut Ws, room: &str) -> Result<()> {
-    ws.send(Message::text(packet::event_with_ack(0, "join", &format!("\"{room}\""))))
-        .await?;
+    ws.send(Message::text(packet::event_with_ack(
+        0,
+        "join",
+        &format!("\"{room}\""),
+    )))
+    .await?;
     loop {
         let frame = next_text(ws).await?;
         match packet::parse_ack(&frame) {

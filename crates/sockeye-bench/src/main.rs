@@ -54,13 +54,21 @@ fn main() {
     } else {
         eprintln!("[bench] taskset not available: servers and generator are not pinned");
     }
-    let peers = if args.peers.is_empty() { PeerKind::ALL.to_vec() } else { args.peers.clone() };
+    let peers = if args.peers.is_empty() {
+        PeerKind::ALL.to_vec()
+    } else {
+        args.peers.clone()
+    };
     let scenarios = if args.scenarios.is_empty() || args.all {
         ScenarioKind::ALL.to_vec()
     } else {
         args.scenarios.clone()
     };
-    let settings = if args.quick { Settings::quick() } else { Settings::full() };
+    let settings = if args.quick {
+        Settings::quick()
+    } else {
+        Settings::full()
+    };
     if !args.no_build {
         for &kind in &peers {
             eprintln!("[bench] building {}", kind.name());
@@ -70,7 +78,10 @@ fn main() {
             }
         }
     }
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("[bench] cannot start the runtime: {e}");
@@ -78,8 +89,18 @@ fn main() {
         }
     };
     let started = std::time::Instant::now();
-    let results = runtime.block_on(run::run(&paths, &peers, &scenarios, &settings, pin, args.note.clone()));
-    eprintln!("[bench] measured in {:.0} s", started.elapsed().as_secs_f64());
+    let results = runtime.block_on(run::run(
+        &paths,
+        &peers,
+        &scenarios,
+        &settings,
+        pin,
+        args.note.clone(),
+    ));
+    eprintln!(
+        "[bench] measured in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
 
     let charts_dir = paths.repo.join(&args.charts);
     if let Err(e) = std::fs::create_dir_all(&charts_dir) {
@@ -103,7 +124,11 @@ fn main() {
         eprintln!("[bench] {}: {e}", out.display());
         std::process::exit(1);
     }
-    eprintln!("[bench] wrote {} and the charts in {}", out.display(), charts_dir.display());
+    eprintln!(
+        "[bench] wrote {} and the charts in {}",
+        out.display(),
+        charts_dir.display()
+    );
     let failed: u64 = results
         .peers
         .iter()

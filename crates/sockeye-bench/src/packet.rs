@@ -78,7 +78,10 @@ mod tests {
 
     #[test]
     fn msg_frames_are_read_whatever_the_key_order() {
-        let d = Delivery { seq: 12, sent_us: 345 };
+        let d = Delivery {
+            seq: 12,
+            sent_us: 345,
+        };
         assert_eq!(parse_msg(r#"42["msg",{"s":12,"t":345}]"#), Some(d));
         assert_eq!(parse_msg(r#"42["msg",{"t":345,"s":12}]"#), Some(d));
         assert_eq!(parse_msg(r#"42["other",{"s":12,"t":345}]"#), None);
@@ -91,14 +94,23 @@ mod tests {
         assert_eq!(frame, r#"42["pub","r",{"s":7,"t":99}]"#);
         let value: serde_json::Value = serde_json::from_str(&frame[2..]).unwrap();
         let delivered = format!(r#"42["msg",{}]"#, value[2]);
-        assert_eq!(parse_msg(&delivered), Some(Delivery { seq: 7, sent_us: 99 }));
+        assert_eq!(
+            parse_msg(&delivered),
+            Some(Delivery {
+                seq: 7,
+                sent_us: 99
+            })
+        );
     }
 
     #[test]
     fn acks_and_sids() {
         assert_eq!(parse_ack(r#"4317[{"a":1}]"#), Some((17, r#"[{"a":1}]"#)));
         assert_eq!(parse_ack(r#"42["x"]"#), None);
-        assert_eq!(sid_of(r#"{"sid":"abc","pingInterval":25000}"#).as_deref(), Some("abc"));
+        assert_eq!(
+            sid_of(r#"{"sid":"abc","pingInterval":25000}"#).as_deref(),
+            Some("abc")
+        );
         assert_eq!(sid_of("{}"), None);
     }
 }

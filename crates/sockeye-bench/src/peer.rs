@@ -67,8 +67,16 @@ pub fn build(kind: PeerKind, paths: &Paths) -> Result<()> {
     let mut command = match kind {
         PeerKind::Sockeye => {
             let mut c = Command::new("cargo");
-            c.args(["build", "--release", "-p", "sockeye", "--example", "bench-server"]);
-            c.current_dir(&paths.repo).env("CARGO_TARGET_DIR", &paths.target);
+            c.args([
+                "build",
+                "--release",
+                "-p",
+                "sockeye",
+                "--example",
+                "bench-server",
+            ]);
+            c.current_dir(&paths.repo)
+                .env("CARGO_TARGET_DIR", &paths.target);
             c
         }
         PeerKind::Socketioxide => {
@@ -83,11 +91,14 @@ pub fn build(kind: PeerKind, paths: &Paths) -> Result<()> {
                 return Ok(());
             }
             let mut c = Command::new("npm");
-            c.args(["ci", "--no-audit", "--no-fund"]).current_dir(paths.node_dir());
+            c.args(["ci", "--no-audit", "--no-fund"])
+                .current_dir(paths.node_dir());
             c
         }
     };
-    let status = command.status().map_err(|e| peer_error(kind, format!("build: {e}")))?;
+    let status = command
+        .status()
+        .map_err(|e| peer_error(kind, format!("build: {e}")))?;
     if !status.success() {
         return Err(peer_error(kind, format!("build failed ({status})")));
     }
@@ -116,7 +127,11 @@ fn command_line(kind: PeerKind, paths: &Paths, port: u16, redis: Option<&str>) -
             port,
         ],
         PeerKind::Socketioxide => vec![
-            path_string(&paths.socketioxide_target().join("release/bench-socketioxide")),
+            path_string(
+                &paths
+                    .socketioxide_target()
+                    .join("release/bench-socketioxide"),
+            ),
             "--port".into(),
             port,
         ],
@@ -154,7 +169,9 @@ impl Drop for RunningPeer {
 
 /// A port free right now on 127.0.0.1.
 pub fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 /// Whether `taskset` can pin processes here.
@@ -210,7 +227,10 @@ pub async fn start(
             return Ok(peer);
         }
         if let Ok(Some(status)) = peer.child.try_wait() {
-            return Err(peer_error(kind, format!("exited at start ({status}); see {}", logs.display())));
+            return Err(peer_error(
+                kind,
+                format!("exited at start ({status}); see {}", logs.display()),
+            ));
         }
         if start.elapsed() > limit {
             return Err(peer_error(kind, "no answer on /health within 30 s".into()));
@@ -223,11 +243,20 @@ pub async fn start(
 pub fn version(kind: PeerKind, paths: &Paths) -> String {
     match kind {
         PeerKind::Sockeye => {
-            let rev = run_text(Command::new("git").args(["rev-parse", "--short", "HEAD"]).current_dir(&paths.repo));
-            format!("{} ({})", env!("CARGO_PKG_VERSION"), rev.unwrap_or_else(|| "unknown commit".into()))
+            let rev = run_text(
+                Command::new("git")
+                    .args(["rev-parse", "--short", "HEAD"])
+                    .current_dir(&paths.repo),
+            );
+            format!(
+                "{} ({})",
+                env!("CARGO_PKG_VERSION"),
+                rev.unwrap_or_else(|| "unknown commit".into())
+            )
         }
         PeerKind::Socketioxide => {
-            let lock = std::fs::read_to_string(paths.repo.join("bench/socketioxide/Cargo.lock")).unwrap_or_default();
+            let lock = std::fs::read_to_string(paths.repo.join("bench/socketioxide/Cargo.lock"))
+                .unwrap_or_default();
             let version = lock
                 .split("[[package]]")
                 .find(|p| p.contains("name = \"socketioxide\""))
@@ -236,12 +265,16 @@ pub fn version(kind: PeerKind, paths: &Paths) -> String {
             version.unwrap_or_else(|| "unknown".into())
         }
         PeerKind::Node => {
-            let package = std::fs::read_to_string(paths.node_dir().join("node_modules/socket.io/package.json")).unwrap_or_default();
+            let package = std::fs::read_to_string(
+                paths.node_dir().join("node_modules/socket.io/package.json"),
+            )
+            .unwrap_or_default();
             let socketio = serde_json::from_str::<serde_json::Value>(&package)
                 .ok()
                 .and_then(|v| v["version"].as_str().map(str::to_owned))
                 .unwrap_or_else(|| "unknown".into());
-            let node = run_text(Command::new("node").arg("--version")).unwrap_or_else(|| "unknown".into());
+            let node =
+                run_text(Command::new("node").arg("--version")).unwrap_or_else(|| "unknown".into());
             format!("socket.io {socketio} on Node.js {node}")
         }
     }

@@ -54,7 +54,10 @@ fn table(out: &mut String, results: &Results, first: &str, rows: &[Row]) {
         }
         if let Some(s) = sockeye {
             for &o in &others {
-                match (row.values.get(s).copied().flatten(), row.values.get(o).copied().flatten()) {
+                match (
+                    row.values.get(s).copied().flatten(),
+                    row.values.get(o).copied().flatten(),
+                ) {
                     (Some(a), Some(b)) if b != 0.0 => write!(line, " {:.2}× |", a / b).ok(),
                     _ => write!(line, " – |").ok(),
                 };
@@ -97,7 +100,12 @@ pub fn markdown(results: &Results, charts_dir: &str) -> String {
     writeln!(out, "| CPU | {} × {} |", m.cores, m.cpu).ok();
     writeln!(out, "| memory | {} |", m.memory).ok();
     writeln!(out, "| kernel | {} |", m.kernel).ok();
-    writeln!(out, "| load average before / after | {} / {} |", m.load_before, m.load_after).ok();
+    writeln!(
+        out,
+        "| load average before / after | {} / {} |",
+        m.load_before, m.load_after
+    )
+    .ok();
     writeln!(out, "| Rust | {} |", m.rustc).ok();
     for p in &results.peers {
         writeln!(out, "| {} | {} |", p.name, p.version).ok();
@@ -136,7 +144,10 @@ pub fn markdown(results: &Results, charts_dir: &str) -> String {
             .map(|&n| Row {
                 label: format!("KiB per client, {n} clients"),
                 values: per_peer(results, |p| {
-                    p.idle.iter().find(|r| r.clients == n).map(|r| r.kib_per_client)
+                    p.idle
+                        .iter()
+                        .find(|r| r.clients == n)
+                        .map(|r| r.kib_per_client)
                 }),
                 better: Better::Lower,
                 decimals: 1,
@@ -170,19 +181,62 @@ pub fn markdown(results: &Results, charts_dir: &str) -> String {
         for &n in &s.fanout_subscribers {
             let f = |g: fn(&crate::scenario::fanout::FanoutResult) -> f64| {
                 per_peer(results, move |p| {
-                    p.fanout.iter().find(|r| r.subscribers == n).and_then(|r| finite(g(r)))
+                    p.fanout
+                        .iter()
+                        .find(|r| r.subscribers == n)
+                        .and_then(|r| finite(g(r)))
                 })
             };
             writeln!(out, "### {n} subscribers\n").ok();
             let rows = vec![
-                Row { label: "delivered msgs/s at saturation".into(), values: f(|r| r.saturation_deliveries_per_sec), better: Better::Higher, decimals: 0 },
-                Row { label: "server CPU µs per delivery, saturation".into(), values: f(|r| r.saturation_cpu_us_per_delivery), better: Better::Lower, decimals: 2 },
-                Row { label: "p50 latency µs, saturation".into(), values: f(|r| r.saturation_latency.p50_us as f64), better: Better::Lower, decimals: 0 },
-                Row { label: "p99 latency µs, saturation".into(), values: f(|r| r.saturation_latency.p99_us as f64), better: Better::Lower, decimals: 0 },
-                Row { label: "delivered msgs/s, fixed rate".into(), values: f(|r| r.fixed_deliveries_per_sec), better: Better::Higher, decimals: 0 },
-                Row { label: "server CPU µs per delivery, fixed rate".into(), values: f(|r| r.fixed_cpu_us_per_delivery), better: Better::Lower, decimals: 2 },
-                Row { label: "p50 latency µs, fixed rate".into(), values: f(|r| r.fixed_latency.p50_us as f64), better: Better::Lower, decimals: 0 },
-                Row { label: "p99 latency µs, fixed rate".into(), values: f(|r| r.fixed_latency.p99_us as f64), better: Better::Lower, decimals: 0 },
+                Row {
+                    label: "delivered msgs/s at saturation".into(),
+                    values: f(|r| r.saturation_deliveries_per_sec),
+                    better: Better::Higher,
+                    decimals: 0,
+                },
+                Row {
+                    label: "server CPU µs per delivery, saturation".into(),
+                    values: f(|r| r.saturation_cpu_us_per_delivery),
+                    better: Better::Lower,
+                    decimals: 2,
+                },
+                Row {
+                    label: "p50 latency µs, saturation".into(),
+                    values: f(|r| r.saturation_latency.p50_us as f64),
+                    better: Better::Lower,
+                    decimals: 0,
+                },
+                Row {
+                    label: "p99 latency µs, saturation".into(),
+                    values: f(|r| r.saturation_latency.p99_us as f64),
+                    better: Better::Lower,
+                    decimals: 0,
+                },
+                Row {
+                    label: "delivered msgs/s, fixed rate".into(),
+                    values: f(|r| r.fixed_deliveries_per_sec),
+                    better: Better::Higher,
+                    decimals: 0,
+                },
+                Row {
+                    label: "server CPU µs per delivery, fixed rate".into(),
+                    values: f(|r| r.fixed_cpu_us_per_delivery),
+                    better: Better::Lower,
+                    decimals: 2,
+                },
+                Row {
+                    label: "p50 latency µs, fixed rate".into(),
+                    values: f(|r| r.fixed_latency.p50_us as f64),
+                    better: Better::Lower,
+                    decimals: 0,
+                },
+                Row {
+                    label: "p99 latency µs, fixed rate".into(),
+                    values: f(|r| r.fixed_latency.p99_us as f64),
+                    better: Better::Lower,
+                    decimals: 0,
+                },
             ];
             table(&mut out, results, "figure", &rows);
         }
@@ -191,15 +245,40 @@ pub fn markdown(results: &Results, charts_dir: &str) -> String {
 
     // Echo.
     if results.peers.iter().any(|p| p.echo.is_some()) {
-        writeln!(out, "## Echo: {} clients, emit with ack in a closed loop\n", s.echo_clients).ok();
+        writeln!(
+            out,
+            "## Echo: {} clients, emit with ack in a closed loop\n",
+            s.echo_clients
+        )
+        .ok();
         let f = |g: fn(&crate::scenario::echo::EchoResult) -> f64| {
             per_peer(results, move |p| p.echo.as_ref().and_then(|r| finite(g(r))))
         };
         let rows = vec![
-            Row { label: "acks/s".into(), values: f(|r| r.acks_per_sec), better: Better::Higher, decimals: 0 },
-            Row { label: "server CPU µs per ack".into(), values: f(|r| r.cpu_us_per_ack), better: Better::Lower, decimals: 2 },
-            Row { label: "p50 latency µs".into(), values: f(|r| r.latency.p50_us as f64), better: Better::Lower, decimals: 0 },
-            Row { label: "p99 latency µs".into(), values: f(|r| r.latency.p99_us as f64), better: Better::Lower, decimals: 0 },
+            Row {
+                label: "acks/s".into(),
+                values: f(|r| r.acks_per_sec),
+                better: Better::Higher,
+                decimals: 0,
+            },
+            Row {
+                label: "server CPU µs per ack".into(),
+                values: f(|r| r.cpu_us_per_ack),
+                better: Better::Lower,
+                decimals: 2,
+            },
+            Row {
+                label: "p50 latency µs".into(),
+                values: f(|r| r.latency.p50_us as f64),
+                better: Better::Lower,
+                decimals: 0,
+            },
+            Row {
+                label: "p99 latency µs".into(),
+                values: f(|r| r.latency.p99_us as f64),
+                better: Better::Lower,
+                decimals: 0,
+            },
         ];
         table(&mut out, results, "figure", &rows);
         writeln!(out, "![echo]({charts_dir}/echo.png)\n").ok();
@@ -222,13 +301,17 @@ pub fn markdown(results: &Results, charts_dir: &str) -> String {
             let find = |p: &PeerResults| p.connect.iter().find(|r| r.via == via).cloned();
             rows.push(Row {
                 label: format!("connections/s, {}", via.label()),
-                values: per_peer(results, |p| find(p).and_then(|r| finite(r.connections_per_sec))),
+                values: per_peer(results, |p| {
+                    find(p).and_then(|r| finite(r.connections_per_sec))
+                }),
                 better: Better::Higher,
                 decimals: 0,
             });
             rows.push(Row {
                 label: format!("server CPU µs per connection, {}", via.label()),
-                values: per_peer(results, |p| find(p).and_then(|r| finite(r.cpu_us_per_connection))),
+                values: per_peer(results, |p| {
+                    find(p).and_then(|r| finite(r.cpu_us_per_connection))
+                }),
                 better: Better::Lower,
                 decimals: 1,
             });
@@ -250,18 +333,36 @@ pub fn markdown(results: &Results, charts_dir: &str) -> String {
     writeln!(out, "| server | scenario | result |\n|---|---|---|").ok();
     for p in &results.peers {
         for r in &p.idle {
-            writeln!(out, "| {} | idle {} | {} |", p.name, r.clients, r.checks.describe()).ok();
+            writeln!(
+                out,
+                "| {} | idle {} | {} |",
+                p.name,
+                r.clients,
+                r.checks.describe()
+            )
+            .ok();
         }
         for r in &p.fanout {
             writeln!(
                 out,
                 "| {} | fan-out {} ({} published, {} delivered) | {} |",
-                p.name, r.subscribers, r.published, r.delivered, r.checks.describe()
+                p.name,
+                r.subscribers,
+                r.published,
+                r.delivered,
+                r.checks.describe()
             )
             .ok();
         }
         if let Some(r) = &p.echo {
-            writeln!(out, "| {} | echo ({} acks) | {} |", p.name, r.acks, r.checks.describe()).ok();
+            writeln!(
+                out,
+                "| {} | echo ({} acks) | {} |",
+                p.name,
+                r.acks,
+                r.checks.describe()
+            )
+            .ok();
         }
         for r in &p.connect {
             writeln!(

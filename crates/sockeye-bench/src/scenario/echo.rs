@@ -28,7 +28,10 @@ pub struct EchoResult {
 
 pub async fn echo(target: Target, clients: usize, duration: Duration) -> Result<EchoResult> {
     let port = target.port;
-    let opened = open_many(clients, 64, move |i| client::connect_websocket(port, i, false)).await;
+    let opened = open_many(clients, 64, move |i| {
+        client::connect_websocket(port, i, false)
+    })
+    .await;
     let mut sockets = Vec::with_capacity(clients);
     for ws in opened {
         sockets.push(ws?);

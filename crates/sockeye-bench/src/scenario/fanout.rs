@@ -23,6 +23,23 @@ use crate::error::Result;
 use crate::latency::{Percentiles, Samples};
 use crate::packet::{self, PING, PONG};
 
+#[cfg(test)]
+mod tests {
+    use super::Sequence;
+
+    #[test]
+    fn sequence_counts_gaps_repeats_and_reordering() {
+        let mut s = Sequence::default();
+        for seq in [0, 2, 1, 1, 3, 5] {
+            s.accept(seq);
+        }
+        assert!(!s.accept(2));
+        assert_eq!(s.out_of_order, 2);
+        assert_eq!(s.missing(6), 1); // 4
+        assert_eq!(s.missing(8), 3); // 4, 6, 7
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct FanoutConfig {
     pub subscribers: usize,
@@ -66,7 +83,54 @@ struct Shared {
 struct SubscriberEnd {
     samples_saturation: Samples,
     samples_fixed: Samples,
-    next_seq: u64,
+    order: Sequence,
+    /// Whether the end marker arrived (the missing messages are counted then).
+    finished: bool,
+}
+
+impl SubscriberEnd {
+    fn finish(&mut self, published: u64, checks: &Checks) {
+        checks
+            .missing
+            .fetch_add(self.order.missing(published), Relaxed);
+        checks
+            .out_of_order
+            .fetch_add(self.order.out_of_order, Relaxed);
+        self.finished = true;
+    }
+}
+
+/// The sequence numbers one subscriber has received: each must come once, and in
+/// order. Numbers that arrive early are remembered until the gap before them fills.
+#[derive(Debug, Default)]
+pub struct Sequence {
+    next: u64,
+    ahead: std::collections::BTreeSet<u64>,
+    pub out_of_order: u64,
+}
+
+impl Sequence {
+    /// Records `seq`; false if it was already received.
+    pub fn accept(&mut self, seq: u64) -> bool {
+        if seq < self.next {
+            return false;
+        }
+        if seq > self.next {
+            self.out_of_order += 1;
+            return self.ahead.insert(seq);
+        }
+        self.next += 1;
+        while self.ahead.remove(&self.next) {
+            self.next += 1;
+        }
+        true
+    }
+
+    /// How many of `0..published` never arrived.
+    pub fn missing(&self, published: u64) -> u64 {
+        let received = self.next + self.ahead.range(..published).count() as u64;
+        published.saturating_sub(received)
+    }
 }
 
 /// Latency samples go to the saturation or the fixed-rate set.
@@ -115,7 +179,7 @@ pub async fn fanout(target: Target, config: &FanoutConfig) -> Result<FanoutResul
     shared.record.store(true, Relaxed);
     let start = Instant::now();
     while start.elapsed() < config.saturation {
-        let outstanding = publisher.seq * n - shared.delivered.load(Relaxed);
+        let outstanding = (publisher.seq * n).saturating_sub(shared.delivered.load(Relaxed));
         if outstanding < config.window * n {
             publisher.publish(packet::now_us().max(1)).await?;
         } else {
@@ -156,9 +220,9 @@ pub async fn fanout(target: Target, config: &FanoutConfig) -> Result<FanoutResul
     let mut fixed_samples = Samples::default();
     for task in tasks {
         match tokio::time::timeout(config.drain, task).await {
-            Ok(Ok(end)) => {
-                if end.next_seq < published {
-                    shared.checks.missing.fetch_add(published - end.next_seq, Relaxed);
+            Ok(Ok(mut end)) => {
+                if !end.finished {
+                    end.finish(published, &shared.checks);
                 }
                 saturation_samples.merge(end.samples_saturation);
                 fixed_samples.merge(end.samples_fixed);
@@ -235,7 +299,8 @@ async fn subscribe(mut ws: Ws, shared: Arc<Shared>, phase: Arc<AtomicU64>) -> Su
     let mut end = SubscriberEnd {
         samples_saturation: Samples::default(),
         samples_fixed: Samples::default(),
-        next_seq: 0,
+        order: Sequence::default(),
+        finished: false,
     };
     loop {
         let message = match ws.next().await {
@@ -262,22 +327,12 @@ async fn subscribe(mut ws: Ws, shared: Arc<Shared>, phase: Arc<AtomicU64>) -> Su
         };
         if delivery.sent_us == 0 {
             // The end marker: `seq` messages were published before it.
-            if end.next_seq < delivery.seq {
-                shared.checks.missing.fetch_add(delivery.seq - end.next_seq, Relaxed);
-                end.next_seq = delivery.seq;
-            }
+            end.finish(delivery.seq, &shared.checks);
             return end;
         }
-        match delivery.seq.cmp(&end.next_seq) {
-            std::cmp::Ordering::Equal => end.next_seq += 1,
-            std::cmp::Ordering::Greater => {
-                shared.checks.missing.fetch_add(delivery.seq - end.next_seq, Relaxed);
-                end.next_seq = delivery.seq + 1;
-            }
-            std::cmp::Ordering::Less => {
-                shared.checks.duplicated.fetch_add(1, Relaxed);
-                continue;
-            }
+        if !end.order.accept(delivery.seq) {
+            shared.checks.duplicated.fetch_add(1, Relaxed);
+            continue;
         }
         shared.delivered.fetch_add(1, Relaxed);
         if shared.record.load(Relaxed) {

@@ -6,10 +6,10 @@ use serde::Serialize;
 use tokio::task::JoinSet;
 
 use super::{open_many, Target};
+use crate::checks::CheckCounts;
 use crate::checks::Checks;
 use crate::client;
 use crate::error::Result;
-use crate::checks::CheckCounts;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct IdleResult {
@@ -47,11 +47,15 @@ pub async fn idle(target: Target, sizes: &[usize], settle: Duration) -> Result<V
                         loop {
                             match client::next_text(&mut ws).await {
                                 Ok(_) => {
-                                    checks.unexpected.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                    checks
+                                        .unexpected
+                                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                                 }
                                 Err(crate::BenchError::Timeout(..)) => continue,
                                 Err(_) => {
-                                    checks.connection_errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                    checks
+                                        .connection_errors
+                                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                                     return;
                                 }
                             }
