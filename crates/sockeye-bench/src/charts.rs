@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::FontStyle;
 
 use crate::peer::PeerKind;
@@ -83,14 +84,21 @@ fn draw(path: &Path, title: &str, cols: usize, panels: &[Panel]) -> Result<(), S
             .caption(&panel.title, ("sans-serif", 15))
             .margin(12)
             .x_label_area_size(28)
-            .y_label_area_size(62)
-            .build_cartesian_2d((0..n).into_segmented(), 0f64..max)
+            .y_label_area_size(78)
+            .build_cartesian_2d((0..n - 1).into_segmented(), 0f64..max)
             .map_err(|e| fail(&e))?;
         let names: Vec<&str> = panel.values.iter().map(|(k, _)| label(*k)).collect();
         chart
             .configure_mesh()
             .disable_x_mesh()
             .y_desc(panel.unit)
+            .y_label_formatter(&|v| {
+                if max >= 100.0 {
+                    format!("{v:.0}")
+                } else {
+                    format!("{v:.1}")
+                }
+            })
             .x_label_formatter(&|v| match v {
                 SegmentValue::CenterOf(i) => names.get(*i as usize).copied().unwrap_or("").into(),
                 _ => String::new(),
@@ -129,7 +137,8 @@ fn draw(path: &Path, title: &str, cols: usize, panels: &[Panel]) -> Result<(), S
                 Some(Text::new(
                     text,
                     (SegmentValue::CenterOf(i as i32), v + max * 0.02),
-                    ("sans-serif", 13),
+                    TextStyle::from(("sans-serif", 13).into_font())
+                        .pos(Pos::new(HPos::Center, VPos::Bottom)),
                 ))
             }))
             .map_err(|e| fail(&e))?;
@@ -149,7 +158,7 @@ fn values(
         .collect()
 }
 
-/// Writes idle.png, fanout.png, echo.png and connect.png into `dir`.
+/// Writes idle.png, fanout.png, cluster.png, echo.png and connect.png into `dir`.
 pub fn write_all(results: &Results, dir: &Path) -> Result<(), String> {
     load_font()?;
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -207,6 +216,41 @@ pub fn write_all(results: &Results, dir: &Path) -> Result<(), String> {
         "Fan-out: one publisher, one room",
         3,
         &fanout,
+    )?;
+
+    let mut cluster = Vec::new();
+    for &n in &s.cluster_subscribers {
+        let find = move |p: &PeerResults| p.cluster.iter().find(|r| r.subscribers == n).cloned();
+        cluster.push(Panel {
+            title: format!("{n} subscribers: nodes' CPU per delivery"),
+            unit: "CPU µs (lower is better)",
+            values: values(results, |p| {
+                find(p).map(|r| r.saturation_cpu_us_per_delivery)
+            }),
+        });
+        cluster.push(Panel {
+            title: format!("{n} subscribers: saturation"),
+            unit: "delivered msgs/s (higher is better)",
+            values: values(results, |p| {
+                find(p).map(|r| r.saturation_deliveries_per_sec)
+            }),
+        });
+        cluster.push(Panel {
+            title: format!("{n} subscribers: p99 at fixed rate"),
+            unit: "latency µs (lower is better)",
+            values: values(results, |p| find(p).map(|r| r.fixed_latency.p99_us as f64)),
+        });
+    }
+    // Only the servers measured in the cluster scenario.
+    for panel in &mut cluster {
+        panel.values.retain(|(_, v)| v.is_some());
+    }
+    cluster.retain(|p| !p.values.is_empty());
+    draw(
+        &dir.join("cluster.png"),
+        "Cluster: two nodes over Redis",
+        3,
+        &cluster,
     )?;
 
     let mut echo = vec![

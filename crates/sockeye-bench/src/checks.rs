@@ -24,7 +24,7 @@ pub struct Checks {
 }
 
 /// A snapshot of [`Checks`], as reported.
-#[derive(Debug, Default, Clone, Copy, Serialize, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, Copy, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct CheckCounts {
     pub missing: u64,
     pub duplicated: u64,

@@ -7,7 +7,7 @@ use serde::Serialize;
 pub struct Samples(Vec<u32>);
 
 /// The percentiles reported.
-#[derive(Debug, Default, Clone, Copy, Serialize)]
+#[derive(Debug, Default, Clone, Copy, Serialize, serde::Deserialize)]
 pub struct Percentiles {
     pub count: usize,
     pub p50_us: u32,

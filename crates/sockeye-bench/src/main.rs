@@ -36,11 +36,27 @@ struct Args {
     /// Do not build the peers first (they must be built already).
     #[arg(long)]
     no_build: bool,
+    /// Measure nothing: write the report and charts again from a results.json.
+    #[arg(long, value_name = "RESULTS_JSON")]
+    report_from: Option<PathBuf>,
 }
 
 fn main() {
     let args = Args::parse();
     let paths = Paths::discover();
+    if let Some(json) = &args.report_from {
+        let results = std::fs::read_to_string(json)
+            .map_err(|e| e.to_string())
+            .and_then(|text| serde_json::from_str(&text).map_err(|e| e.to_string()));
+        match results {
+            Ok(results) => write_outputs(&args, &paths, &results),
+            Err(e) => {
+                eprintln!("[bench] {}: {e}", json.display());
+                std::process::exit(1);
+            }
+        }
+        return;
+    }
     let pin = peer::can_pin();
     raise_open_files_limit();
     if pin {
@@ -101,13 +117,18 @@ fn main() {
         "[bench] measured in {:.0} s",
         started.elapsed().as_secs_f64()
     );
+    write_outputs(&args, &paths, &results);
+    report_problems(&results);
+}
 
+/// results.json, the charts and the report.
+fn write_outputs(args: &Args, paths: &Paths, results: &run::Results) {
     let charts_dir = paths.repo.join(&args.charts);
     if let Err(e) = std::fs::create_dir_all(&charts_dir) {
         eprintln!("[bench] {}: {e}", charts_dir.display());
         std::process::exit(1);
     }
-    match serde_json::to_string_pretty(&results) {
+    match serde_json::to_string_pretty(results) {
         Ok(json) => {
             if let Err(e) = std::fs::write(charts_dir.join("results.json"), json) {
                 eprintln!("[bench] results.json: {e}");
@@ -115,10 +136,10 @@ fn main() {
         }
         Err(e) => eprintln!("[bench] results.json: {e}"),
     }
-    if let Err(e) = sockeye_bench::charts::write_all(&results, &charts_dir) {
+    if let Err(e) = sockeye_bench::charts::write_all(results, &charts_dir) {
         eprintln!("[bench] charts not drawn: {e}");
     }
-    let report = sockeye_bench::report::markdown(&results, &args.charts);
+    let report = sockeye_bench::report::markdown(results, &args.charts);
     let out = paths.repo.join(&args.out);
     if let Err(e) = std::fs::write(&out, report) {
         eprintln!("[bench] {}: {e}", out.display());
@@ -129,6 +150,10 @@ fn main() {
         out.display(),
         charts_dir.display()
     );
+}
+
+/// Says how many checks failed (the details are in the report).
+fn report_problems(results: &run::Results) {
     let failed: u64 = results
         .peers
         .iter()
@@ -138,6 +163,7 @@ fn main() {
                 + p.fanout.iter().map(|r| r.checks.total()).sum::<u64>()
                 + p.echo.as_ref().map_or(0, |r| r.checks.total())
                 + p.connect.iter().map(|r| r.checks.total()).sum::<u64>()
+                + p.cluster.iter().map(|r| r.checks.total()).sum::<u64>()
         })
         .sum();
     if failed > 0 {

@@ -14,7 +14,9 @@ use crate::http;
 pub const SERVER_CORE: &str = "1";
 pub const GENERATOR_CORE: &str = "0";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize, clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum PeerKind {
     Sockeye,
@@ -152,15 +154,15 @@ fn path_string(path: &Path) -> String {
     path.to_string_lossy().into_owned()
 }
 
-/// A running peer server; killed when dropped.
-pub struct RunningPeer {
-    pub kind: PeerKind,
+/// A process started for the benchmark (a peer server, redis-server); killed when
+/// dropped.
+pub struct Running {
     pub port: u16,
     pub pid: u32,
     child: Child,
 }
 
-impl Drop for RunningPeer {
+impl Drop for Running {
     fn drop(&mut self) {
         self.child.kill().ok();
         self.child.wait().ok();
@@ -184,19 +186,18 @@ pub fn can_pin() -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// Starts a peer pinned to [`SERVER_CORE`] and waits until `GET /health` answers 200.
-/// Its stderr goes to `<target>/bench-logs/<peer>.log`.
-pub async fn start(
-    kind: PeerKind,
+/// Starts `line` (pinned to [`SERVER_CORE`] with `pin`), its stderr into
+/// `<target>/bench-logs/<name>-<port>.log`.
+fn spawn(
+    line: &[String],
+    port: u16,
+    name: &str,
     paths: &Paths,
-    redis: Option<&str>,
     pin: bool,
-) -> Result<RunningPeer> {
-    let port = free_port()?;
-    let line = command_line(kind, paths, port, redis);
+) -> std::io::Result<Running> {
     let mut command = if pin {
         let mut c = Command::new("taskset");
-        c.args(["-c", SERVER_CORE]).args(&line);
+        c.args(["-c", SERVER_CORE]).args(line);
         c
     } else {
         let mut c = Command::new(&line[0]);
@@ -205,21 +206,33 @@ pub async fn start(
     };
     let logs = paths.target.join("bench-logs");
     std::fs::create_dir_all(&logs)?;
-    let log = File::create(logs.join(format!("{kind:?}-{port}.log").to_lowercase()))?;
+    let log = File::create(logs.join(format!("{name}-{port}.log")))?;
     command
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(log);
-    let child = command
-        .spawn()
-        .map_err(|e| peer_error(kind, format!("cannot start {}: {e}", line.join(" "))))?;
-    // taskset execs the server: the pid is the server's.
-    let mut peer = RunningPeer {
-        kind,
+    let child = command.spawn()?;
+    // taskset execs the program: the pid is the server's.
+    Ok(Running {
         port,
         pid: child.id(),
         child,
-    };
+    })
+}
+
+/// Starts a peer pinned to [`SERVER_CORE`] and waits until `GET /health` answers 200.
+/// With `redis`, a cluster node using that Redis server.
+pub async fn start(
+    kind: PeerKind,
+    paths: &Paths,
+    redis: Option<&str>,
+    pin: bool,
+) -> Result<Running> {
+    let port = free_port()?;
+    let line = command_line(kind, paths, port, redis);
+    let name = format!("{kind:?}").to_lowercase();
+    let mut peer = spawn(&line, port, &name, paths, pin)
+        .map_err(|e| peer_error(kind, format!("cannot start {}: {e}", line.join(" "))))?;
     let limit = Duration::from_secs(30);
     let start = Instant::now();
     loop {
@@ -229,7 +242,10 @@ pub async fn start(
         if let Ok(Some(status)) = peer.child.try_wait() {
             return Err(peer_error(
                 kind,
-                format!("exited at start ({status}); see {}", logs.display()),
+                format!(
+                    "exited at start ({status}); see {}",
+                    paths.target.join("bench-logs").display()
+                ),
             ));
         }
         if start.elapsed() > limit {
@@ -237,6 +253,59 @@ pub async fn start(
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Starts a throw-away `redis-server` (no persistence) on a free port and waits until
+/// it answers PING.
+pub async fn start_redis(paths: &Paths, pin: bool) -> Result<Running> {
+    let port = free_port()?;
+    let line: Vec<String> = [
+        "redis-server",
+        "--port",
+        &port.to_string(),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let redis_error = |message: String| BenchError::Peer {
+        peer: "redis-server".into(),
+        message,
+    };
+    let mut redis = spawn(&line, port, "redis", paths, pin).map_err(|e| {
+        redis_error(format!(
+            "cannot start redis-server ({e}); install it with `apt-get install redis-server`"
+        ))
+    })?;
+    let start = Instant::now();
+    loop {
+        if ping_redis(port).await {
+            return Ok(redis);
+        }
+        if let Ok(Some(status)) = redis.child.try_wait() {
+            return Err(redis_error(format!("exited at start ({status})")));
+        }
+        if start.elapsed() > Duration::from_secs(10) {
+            return Err(redis_error("no PONG within 10 s".into()));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn ping_redis(port: u16) -> bool {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
+        return false;
+    };
+    let mut answer = [0u8; 7];
+    stream.write_all(b"PING\r\n").await.is_ok()
+        && stream.read_exact(&mut answer).await.is_ok()
+        && &answer == b"+PONG\r\n"
 }
 
 /// The version of each peer, for the report.

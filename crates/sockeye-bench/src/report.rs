@@ -320,7 +320,76 @@ pub fn markdown(results: &Results, charts_dir: &str) -> String {
         writeln!(out, "![connect]({charts_dir}/connect.png)\n").ok();
     }
 
-    writeln!(out, "## Cluster\n\nNot measured yet: the two-node scenario over one `redis-server` (publisher on one node, subscribers on the other) is the next step of the harness.\n").ok();
+    // Cluster.
+    if results.peers.iter().any(|p| !p.cluster.is_empty()) {
+        writeln!(out, "## Cluster: two nodes over one redis-server\n").ok();
+        writeln!(
+            out,
+            "The publisher is on the first node, the subscribers on the second; both nodes \
+             and `redis-server` share the server core. CPU is that of both nodes (Redis \
+             not counted). Fixed rate: {} deliveries/s. socketioxide is not part of this \
+             comparison (Sockeye against Node with `@socket.io/redis-adapter`).\n",
+            s.cluster_fixed_deliveries_per_sec
+        )
+        .ok();
+        for &n in &s.cluster_subscribers {
+            let f = |g: fn(&crate::scenario::fanout::FanoutResult) -> f64| {
+                per_peer(results, move |p| {
+                    p.cluster
+                        .iter()
+                        .find(|r| r.subscribers == n)
+                        .and_then(|r| finite(g(r)))
+                })
+            };
+            writeln!(out, "### {n} subscribers on the second node\n").ok();
+            let rows = vec![
+                Row {
+                    label: "delivered msgs/s at saturation".into(),
+                    values: f(|r| r.saturation_deliveries_per_sec),
+                    better: Better::Higher,
+                    decimals: 0,
+                },
+                Row {
+                    label: "nodes' CPU µs per delivery, saturation".into(),
+                    values: f(|r| r.saturation_cpu_us_per_delivery),
+                    better: Better::Lower,
+                    decimals: 2,
+                },
+                Row {
+                    label: "delivered msgs per node-CPU-second, saturation".into(),
+                    values: f(|r| 1e6 / r.saturation_cpu_us_per_delivery),
+                    better: Better::Higher,
+                    decimals: 0,
+                },
+                Row {
+                    label: "delivered msgs/s, fixed rate".into(),
+                    values: f(|r| r.fixed_deliveries_per_sec),
+                    better: Better::Higher,
+                    decimals: 0,
+                },
+                Row {
+                    label: "nodes' CPU µs per delivery, fixed rate".into(),
+                    values: f(|r| r.fixed_cpu_us_per_delivery),
+                    better: Better::Lower,
+                    decimals: 2,
+                },
+                Row {
+                    label: "p50 latency µs, fixed rate".into(),
+                    values: f(|r| r.fixed_latency.p50_us as f64),
+                    better: Better::Lower,
+                    decimals: 0,
+                },
+                Row {
+                    label: "p99 latency µs, fixed rate".into(),
+                    values: f(|r| r.fixed_latency.p99_us as f64),
+                    better: Better::Lower,
+                    decimals: 0,
+                },
+            ];
+            table(&mut out, results, "figure", &rows);
+        }
+        writeln!(out, "![cluster]({charts_dir}/cluster.png)\n").ok();
+    }
 
     // Correctness.
     writeln!(out, "## Correctness checks of this run\n").ok();
@@ -371,6 +440,18 @@ pub fn markdown(results: &Results, charts_dir: &str) -> String {
                 p.name,
                 r.via.label(),
                 r.connections,
+                r.checks.describe()
+            )
+            .ok();
+        }
+        for r in &p.cluster {
+            writeln!(
+                out,
+                "| {} | cluster fan-out {} ({} published, {} delivered) | {} |",
+                p.name,
+                r.subscribers,
+                r.published,
+                r.delivered,
                 r.checks.describe()
             )
             .ok();

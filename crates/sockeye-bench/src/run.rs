@@ -9,30 +9,32 @@ use crate::peer::{self, Paths, PeerKind};
 use crate::procfs;
 use crate::scenario::connect::{connect, ConnectResult, ConnectVia};
 use crate::scenario::echo::{echo, EchoResult};
-use crate::scenario::fanout::{fanout, FanoutConfig, FanoutResult};
+use crate::scenario::fanout::{fanout, fanout_between, FanoutConfig, FanoutResult};
 use crate::scenario::idle::{idle, IdleResult};
 use crate::scenario::Target;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum ScenarioKind {
     Idle,
     Fanout,
     Echo,
     Connect,
+    Cluster,
 }
 
 impl ScenarioKind {
-    pub const ALL: [ScenarioKind; 4] = [
+    pub const ALL: [ScenarioKind; 5] = [
         ScenarioKind::Idle,
         ScenarioKind::Fanout,
         ScenarioKind::Echo,
         ScenarioKind::Connect,
+        ScenarioKind::Cluster,
     ];
 }
 
 /// Sizes and durations of a run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Settings {
     pub quick: bool,
     pub idle_sizes: Vec<usize>,
@@ -46,6 +48,8 @@ pub struct Settings {
     pub echo_secs: f64,
     pub connect_parallel: usize,
     pub connect_secs: f64,
+    pub cluster_subscribers: Vec<usize>,
+    pub cluster_fixed_deliveries_per_sec: u64,
 }
 
 impl Settings {
@@ -63,6 +67,8 @@ impl Settings {
             echo_secs: 10.0,
             connect_parallel: 16,
             connect_secs: 10.0,
+            cluster_subscribers: vec![100, 1_000],
+            cluster_fixed_deliveries_per_sec: 20_000,
         }
     }
 
@@ -91,7 +97,7 @@ impl Settings {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct PeerResults {
     pub kind: PeerKind,
     pub name: String,
@@ -100,11 +106,13 @@ pub struct PeerResults {
     pub fanout: Vec<FanoutResult>,
     pub echo: Option<EchoResult>,
     pub connect: Vec<ConnectResult>,
+    /// Fan-out across two nodes over Redis (CPU: both nodes).
+    pub cluster: Vec<FanoutResult>,
     /// Scenarios that could not run, and why.
     pub errors: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Machine {
     pub date: String,
     pub cpu: String,
@@ -118,7 +126,7 @@ pub struct Machine {
     pub open_files_limit: u64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Results {
     pub machine: Machine,
     pub settings: Settings,
@@ -156,9 +164,19 @@ pub async fn run(
             fanout: Vec::new(),
             echo: None,
             connect: Vec::new(),
+            cluster: Vec::new(),
             errors: Vec::new(),
         };
         for &scenario in scenarios {
+            if scenario == ScenarioKind::Cluster {
+                if kind != PeerKind::Socketioxide {
+                    eprintln!("[bench] {} / Cluster", kind.name());
+                    if let Err(e) = cluster(kind, paths, settings, pin, &mut results).await {
+                        results.errors.push(format!("cluster: {e}"));
+                    }
+                }
+                continue;
+            }
             eprintln!("[bench] {} / {scenario:?}", kind.name());
             let server = match peer::start(kind, paths, None, pin).await {
                 Ok(server) => server,
@@ -201,6 +219,7 @@ pub async fn run(
                         results.connect.push(r);
                     }
                 }
+                ScenarioKind::Cluster => {}
             }
             drop(server);
         }
@@ -216,6 +235,40 @@ pub async fn run(
         note,
         peers: all,
     }
+}
+
+/// Two nodes of `kind` over one redis-server (all on the server core): subscribers on
+/// the second node, the publisher on the first.
+async fn cluster(
+    kind: PeerKind,
+    paths: &Paths,
+    settings: &Settings,
+    pin: bool,
+    results: &mut PeerResults,
+) -> crate::error::Result<()> {
+    let redis = peer::start_redis(paths, pin).await?;
+    let url = format!("redis://127.0.0.1:{}/", redis.port);
+    let first = peer::start(kind, paths, Some(&url), pin).await?;
+    let second = peer::start(kind, paths, Some(&url), pin).await?;
+    let publisher_on = Target {
+        port: first.port,
+        pid: Some(first.pid),
+    };
+    let subscribers_on = Target {
+        port: second.port,
+        pid: Some(second.pid),
+    };
+    for &n in &settings.cluster_subscribers {
+        let mut config = settings.fanout_config(n);
+        config.fixed_deliveries_per_sec = settings.cluster_fixed_deliveries_per_sec;
+        let servers = [publisher_on, subscribers_on];
+        match fanout_between(subscribers_on, publisher_on, &servers, &config).await {
+            Ok(r) => results.cluster.push(r),
+            Err(e) => results.errors.push(format!("cluster {n}: {e}")),
+        }
+    }
+    drop((first, second, redis));
+    Ok(())
 }
 
 fn load_average() -> String {

@@ -11,7 +11,7 @@ use super::{cpu_us_per_op, Target};
 use crate::checks::{CheckCounts, Checks};
 use crate::client;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub enum ConnectVia {
     /// Straight to websocket.
     #[serde(rename = "websocket")]
@@ -30,7 +30,7 @@ impl ConnectVia {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct ConnectResult {
     pub via: ConnectVia,
     pub connections: u64,

@@ -16,7 +16,7 @@ use crate::error::Result;
 use crate::latency::{Percentiles, Samples};
 use crate::packet;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct EchoResult {
     pub clients: usize,
     pub acks: u64,

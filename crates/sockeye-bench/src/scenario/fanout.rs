@@ -55,7 +55,7 @@ pub struct FanoutConfig {
     pub drain: Duration,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct FanoutResult {
     pub subscribers: usize,
     /// Messages delivered per second with the publisher as fast as the window allows.
@@ -136,10 +136,23 @@ impl Sequence {
 /// Latency samples go to the saturation or the fixed-rate set.
 const PHASE_SATURATION: u64 = 0;
 
+/// Fan-out on one server.
 pub async fn fanout(target: Target, config: &FanoutConfig) -> Result<FanoutResult> {
+    fanout_between(target, target, &[target], config).await
+}
+
+/// Fan-out with the subscribers on one server and the publisher on another (the same
+/// one for a single node); the CPU per delivery is that of all the `servers`.
+pub async fn fanout_between(
+    subscribers_on: Target,
+    publisher_on: Target,
+    servers: &[Target],
+    config: &FanoutConfig,
+) -> Result<FanoutResult> {
+    let cpu_secs = || servers.iter().map(Target::cpu_secs).sum::<f64>();
     let room = format!("fanout-{}", config.subscribers);
     let shared = Arc::new(Shared::default());
-    let port = target.port;
+    let port = subscribers_on.port;
 
     // Subscribers: connected and joined before anything is published.
     let opened = open_many(config.subscribers, 64, |i| {
@@ -161,7 +174,8 @@ pub async fn fanout(target: Target, config: &FanoutConfig) -> Result<FanoutResul
         tasks.push(tokio::spawn(subscribe(ws, shared.clone(), phase.clone())));
     }
 
-    let publisher_ws = client::connect_websocket(port, config.subscribers, false).await?;
+    let publisher_ws =
+        client::connect_websocket(publisher_on.port, config.subscribers, false).await?;
     let (sink, stream) = publisher_ws.split();
     let (pong_tx, pong_rx) = mpsc::unbounded_channel();
     let reader = tokio::spawn(publisher_reader(stream, pong_tx, shared.clone()));
@@ -174,7 +188,7 @@ pub async fn fanout(target: Target, config: &FanoutConfig) -> Result<FanoutResul
     let n = config.subscribers as u64;
 
     // Saturation: publish while fewer than window × n deliveries are outstanding.
-    let cpu0 = target.cpu_secs();
+    let cpu0 = cpu_secs();
     let delivered0 = shared.delivered.load(Relaxed);
     shared.record.store(true, Relaxed);
     let start = Instant::now();
@@ -191,14 +205,14 @@ pub async fn fanout(target: Target, config: &FanoutConfig) -> Result<FanoutResul
     drain(&shared, publisher.seq * n, config.drain).await;
     shared.record.store(false, Relaxed);
     let saturation_ops = shared.delivered.load(Relaxed) - delivered0;
-    let saturation_cpu = cpu_us_per_op(target.cpu_secs() - cpu0, saturation_ops);
+    let saturation_cpu = cpu_us_per_op(cpu_secs() - cpu0, saturation_ops);
 
     // Fixed rate.
     phase.store(PHASE_SATURATION + 1, Relaxed);
     let per_sec = (config.fixed_deliveries_per_sec as f64 / n as f64).max(1.0);
     let mut ticks = tokio::time::interval(Duration::from_secs_f64(1.0 / per_sec));
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-    let cpu1 = target.cpu_secs();
+    let cpu1 = cpu_secs();
     let delivered1 = shared.delivered.load(Relaxed);
     shared.record.store(true, Relaxed);
     let start = Instant::now();
@@ -211,7 +225,7 @@ pub async fn fanout(target: Target, config: &FanoutConfig) -> Result<FanoutResul
     drain(&shared, publisher.seq * n, config.drain).await;
     shared.record.store(false, Relaxed);
     let fixed_ops = shared.delivered.load(Relaxed) - delivered1;
-    let fixed_cpu = cpu_us_per_op(target.cpu_secs() - cpu1, fixed_ops);
+    let fixed_cpu = cpu_us_per_op(cpu_secs() - cpu1, fixed_ops);
 
     // The end marker (t = 0) carries the number of messages published before it.
     let published = publisher.seq;

@@ -11,7 +11,7 @@ use crate::checks::Checks;
 use crate::client;
 use crate::error::Result;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct IdleResult {
     pub clients: usize,
     /// Server RSS before any client, KiB.
