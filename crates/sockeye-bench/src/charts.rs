@@ -164,10 +164,15 @@ pub fn write_all(results: &Results, dir: &Path) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let s = &results.settings;
 
-    let idle: Vec<Panel> = s
-        .idle_sizes
+    let mut sizes: Vec<usize> = results
+        .peers
         .iter()
-        .filter(|n| !results.idle_skipped.contains(n))
+        .flat_map(|p| p.idle.iter().map(|r| r.clients))
+        .collect();
+    sizes.sort_unstable();
+    sizes.dedup();
+    let idle: Vec<Panel> = sizes
+        .iter()
         .map(|&n| Panel {
             title: format!("{n} idle clients"),
             unit: "KiB per client (lower is better)",

@@ -26,12 +26,31 @@ fn finite(v: f64) -> Option<f64> {
 
 /// A markdown table: one column per peer, then Sockeye ÷ each other peer.
 fn table(out: &mut String, results: &Results, first: &str, rows: &[Row]) {
-    let peers = &results.peers;
+    // Servers without any figure in this table (not part of the scenario) are left out.
+    let shown: Vec<usize> = (0..results.peers.len())
+        .filter(|&i| {
+            rows.iter()
+                .any(|r| r.values.get(i).copied().flatten().is_some())
+        })
+        .collect();
+    let peers: Vec<&PeerResults> = shown.iter().map(|&i| &results.peers[i]).collect();
+    let rows: Vec<Row> = rows
+        .iter()
+        .map(|r| Row {
+            label: r.label.clone(),
+            values: shown
+                .iter()
+                .map(|&i| r.values.get(i).copied().flatten())
+                .collect(),
+            better: r.better,
+            decimals: r.decimals,
+        })
+        .collect();
     let sockeye = peers.iter().position(|p| p.kind == PeerKind::Sockeye);
     let others: Vec<usize> = (0..peers.len()).filter(|&i| Some(i) != sockeye).collect();
     let mut header = format!("| {first} |");
     let mut rule = String::from("|---|");
-    for p in peers {
+    for p in &peers {
         write!(header, " {} |", p.name).ok();
         rule.push_str("---:|");
     }
@@ -44,7 +63,7 @@ fn table(out: &mut String, results: &Results, first: &str, rows: &[Row]) {
     header.push_str(" better |");
     rule.push_str("---|");
     writeln!(out, "{header}\n{rule}").ok();
-    for row in rows {
+    for row in &rows {
         let mut line = format!("| {} |", row.label);
         for v in &row.values {
             match v {
@@ -134,13 +153,20 @@ pub fn markdown(results: &Results, charts_dir: &str) -> String {
     )
     .ok();
 
+    targets(&mut out, results);
+
     // Idle.
     if results.peers.iter().any(|p| !p.idle.is_empty()) {
         writeln!(out, "## Idle memory per connected websocket client\n").ok();
-        let rows: Vec<Row> = s
-            .idle_sizes
+        let mut sizes: Vec<usize> = results
+            .peers
             .iter()
-            .filter(|n| !results.idle_skipped.contains(n))
+            .flat_map(|p| p.idle.iter().map(|r| r.clients))
+            .collect();
+        sizes.sort_unstable();
+        sizes.dedup();
+        let rows: Vec<Row> = sizes
+            .iter()
             .map(|&n| Row {
                 label: format!("KiB per client, {n} clients"),
                 values: per_peer(results, |p| {
@@ -159,7 +185,8 @@ pub fn markdown(results: &Results, charts_dir: &str) -> String {
                 out,
                 "Not measured: {:?} clients — the open files limit here is {} (hard limit; \
                  raising it needs CAP_SYS_RESOURCE), and the server and the generator each \
-                 hold one descriptor per client.\n",
+                 hold one descriptor per client; the largest size it allows is measured \
+                 instead.\n",
                 results.idle_skipped, m.open_files_limit
             )
             .ok();
@@ -462,4 +489,142 @@ pub fn markdown(results: &Results, charts_dir: &str) -> String {
     }
     writeln!(out).ok();
     out
+}
+
+/// The value of `kind` for a figure.
+fn of<T>(results: &Results, kind: PeerKind, f: impl Fn(&PeerResults) -> Option<T>) -> Option<T> {
+    results.peers.iter().find(|p| p.kind == kind).and_then(f)
+}
+
+/// The project's targets (issue 5): each as the ratio measured and whether it holds.
+fn targets(out: &mut String, results: &Results) {
+    use crate::scenario::connect::ConnectVia;
+    use crate::scenario::fanout::FanoutResult;
+    use PeerKind::{Node, Socketioxide, Sockeye};
+
+    // (target, measured text, met)
+    let mut lines: Vec<(String, Option<(String, bool)>)> = Vec::new();
+    let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
+        (Some(a), Some(b)) if a.is_finite() && b.is_finite() && b != 0.0 => Some(a / b),
+        _ => None,
+    };
+    let at_most = |r: Option<f64>, limit: f64| r.map(|r| (format!("{r:.2}×"), r <= limit));
+    let at_least = |r: Option<f64>, limit: f64| r.map(|r| (format!("{r:.2}×"), r >= limit));
+
+    let largest_idle = of(results, Sockeye, |p| {
+        p.idle.last().map(|r| (r.clients, r.kib_per_client))
+    });
+    lines.push((
+        "idle memory per connection under 4 KiB".into(),
+        largest_idle.map(|(n, kib)| (format!("{kib:.1} KiB at {n} clients"), kib < 4.0)),
+    ));
+    let fan = |kind: PeerKind, n: usize, g: fn(&FanoutResult) -> f64| {
+        of(results, kind, |p| {
+            p.fanout.iter().find(|r| r.subscribers == n).map(g)
+        })
+    };
+    for &n in &results.settings.fanout_subscribers {
+        let cpu_sat = |k| fan(k, n, |r| r.saturation_cpu_us_per_delivery);
+        let cpu_fixed = |k| fan(k, n, |r| r.fixed_cpu_us_per_delivery);
+        let rate = |k| fan(k, n, |r| r.saturation_deliveries_per_sec);
+        let p99 = |k| fan(k, n, |r| r.fixed_latency.p99_us as f64);
+        lines.push((
+            format!("fan-out {n}: CPU per delivery at saturation ≤ 2/3 of socketioxide's"),
+            at_most(ratio(cpu_sat(Sockeye), cpu_sat(Socketioxide)), 2.0 / 3.0),
+        ));
+        lines.push((
+            format!("fan-out {n}: CPU per delivery at the fixed rate ≤ 1/2 of socketioxide's"),
+            at_most(ratio(cpu_fixed(Sockeye), cpu_fixed(Socketioxide)), 0.5),
+        ));
+        lines.push((
+            format!("fan-out {n}: msgs/s at saturation ≥ 1.5× socketioxide"),
+            at_least(ratio(rate(Sockeye), rate(Socketioxide)), 1.5),
+        ));
+        lines.push((
+            format!("fan-out {n}: msgs/s at saturation ≥ 10× Node"),
+            at_least(ratio(rate(Sockeye), rate(Node)), 10.0),
+        ));
+        lines.push((
+            format!("fan-out {n}: p99 at the fixed rate ≤ 1/2 of socketioxide's"),
+            at_most(ratio(p99(Sockeye), p99(Socketioxide)), 0.5),
+        ));
+    }
+    let echo = |k, g: fn(&crate::scenario::echo::EchoResult) -> f64| {
+        of(results, k, |p| p.echo.as_ref().map(g))
+    };
+    lines.push((
+        "echo: CPU per ack ≤ 2/3 of socketioxide's".into(),
+        at_most(
+            ratio(
+                echo(Sockeye, |r| r.cpu_us_per_ack),
+                echo(Socketioxide, |r| r.cpu_us_per_ack),
+            ),
+            2.0 / 3.0,
+        ),
+    ));
+    lines.push((
+        "echo: p99 no worse than socketioxide's".into(),
+        at_most(
+            ratio(
+                echo(Sockeye, |r| r.latency.p99_us as f64),
+                echo(Socketioxide, |r| r.latency.p99_us as f64),
+            ),
+            1.0,
+        ),
+    ));
+    for via in [ConnectVia::WebSocket, ConnectVia::PollingUpgrade] {
+        let cpu = |k| {
+            of(results, k, |p| {
+                p.connect
+                    .iter()
+                    .find(|r| r.via == via)
+                    .map(|r| r.cpu_us_per_connection)
+            })
+        };
+        lines.push((
+            format!(
+                "connect ({}): CPU per connection ≤ 2/3 of socketioxide's",
+                via.label()
+            ),
+            at_most(ratio(cpu(Sockeye), cpu(Socketioxide)), 2.0 / 3.0),
+        ));
+    }
+    for &n in &results.settings.cluster_subscribers {
+        // Deliveries per node-CPU-second: the inverse of CPU per delivery.
+        let cpu = |k| {
+            of(results, k, |p| {
+                p.cluster
+                    .iter()
+                    .find(|r| r.subscribers == n)
+                    .map(|r| r.saturation_cpu_us_per_delivery)
+            })
+        };
+        lines.push((
+            format!("cluster {n}: delivered msgs per node CPU ≥ 2× Node"),
+            at_least(ratio(cpu(Node), cpu(Sockeye)), 2.0),
+        ));
+    }
+    if lines.iter().all(|(_, m)| m.is_none()) {
+        return;
+    }
+    writeln!(out, "## Targets\n").ok();
+    writeln!(
+        out,
+        "The goals Sockeye is measured against (Sockeye ÷ peer). On a loaded machine or a \
+         quick run they are indicative only.\n"
+    )
+    .ok();
+    writeln!(out, "| target | measured | holds |\n|---|---:|---|").ok();
+    for (target, measured) in lines {
+        match measured {
+            Some((text, met)) => writeln!(
+                out,
+                "| {target} | {text} | {} |",
+                if met { "yes" } else { "**no**" }
+            )
+            .ok(),
+            None => writeln!(out, "| {target} | – | not measured |").ok(),
+        };
+    }
+    writeln!(out).ok();
 }

@@ -152,8 +152,13 @@ pub async fn run(
 ) -> Results {
     let load_before = load_average();
     let max = max_connections();
-    let (idle_sizes, idle_skipped): (Vec<usize>, Vec<usize>) =
+    let (mut idle_sizes, idle_skipped): (Vec<usize>, Vec<usize>) =
         settings.idle_sizes.iter().partition(|&&n| n <= max);
+    // In place of the sizes the files limit forbids, the largest it allows.
+    let largest = max / 1000 * 1000;
+    if !idle_skipped.is_empty() && idle_sizes.last().is_none_or(|&n| n < largest) {
+        idle_sizes.push(largest);
+    }
     let mut all = Vec::new();
     for &kind in peers {
         let mut results = PeerResults {
