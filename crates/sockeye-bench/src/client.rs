@@ -69,7 +69,7 @@ pub async fn next_text(ws: &mut Ws) -> Result<String> {
 }
 
 /// A websocket connection connected to namespace `/` (open packet read, CONNECT
-/// answered). Returns the Socket.IO session id with it.
+/// answered by the server).
 pub async fn connect_websocket(port: u16, i: usize, reset_on_close: bool) -> Result<Ws> {
     let stream = tcp(port, i, reset_on_close).await?;
     let mut ws = websocket(stream, port, "").await?;
@@ -149,7 +149,7 @@ pub async fn join(ws: &mut Ws, room: &str) -> Result<()> {
     loop {
         let frame = next_text(ws).await?;
         match packet::parse_ack(&frame) {
-            Some((0, args)) if args == r#"["ok"]"# => return Ok(()),
+            Some((0, r#"["ok"]"#)) => return Ok(()),
             Some(_) => {
                 return Err(BenchError::protocol(format!("join answered {frame:?}")));
             }
