@@ -199,8 +199,8 @@ pub fn markdown(results: &Results, charts_dir: &str) -> String {
         writeln!(out, "## Fan-out: one publisher, one room\n").ok();
         writeln!(
             out,
-            "Saturation: the publisher keeps up to {} undelivered messages per subscriber in \
-             flight. Fixed rate: {} deliveries/s in total (publish rate = that ÷ subscribers). \
+            "Saturation: the publisher runs at most {} messages ahead of the slowest \
+             subscriber. Fixed rate: {} deliveries/s in total (publish rate = that ÷ subscribers). \
              Latency is from the publisher's send to a subscriber's receipt.\n",
             s.fanout_window, s.fanout_fixed_deliveries_per_sec
         )

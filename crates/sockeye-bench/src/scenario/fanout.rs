@@ -48,8 +48,9 @@ pub struct FanoutConfig {
     /// Deliveries per second of the fixed-rate phase (the publish rate is this divided
     /// by the number of subscribers).
     pub fixed_deliveries_per_sec: u64,
-    /// Undelivered messages allowed per subscriber at saturation: bounds the servers'
-    /// queues (socketioxide's default buffer is 128 packets per socket).
+    /// Messages the slowest subscriber may lag behind the publisher at saturation:
+    /// bounds every client's queue on the server (socketioxide's default buffer is 128
+    /// packets per socket).
     pub window: u64,
     /// Time allowed for the last messages to arrive after a phase.
     pub drain: Duration,
@@ -72,11 +73,32 @@ pub struct FanoutResult {
 }
 
 /// Shared between the subscribers and the publisher.
-#[derive(Default)]
 struct Shared {
     delivered: AtomicU64,
+    /// Distinct messages received by each subscriber.
+    received: Vec<AtomicU64>,
     record: AtomicBool,
     checks: Checks,
+}
+
+impl Shared {
+    fn new(subscribers: usize) -> Shared {
+        Shared {
+            delivered: AtomicU64::new(0),
+            received: (0..subscribers).map(|_| AtomicU64::new(0)).collect(),
+            record: AtomicBool::new(false),
+            checks: Checks::default(),
+        }
+    }
+
+    /// Messages received by the subscriber furthest behind.
+    fn slowest(&self) -> u64 {
+        self.received
+            .iter()
+            .map(|r| r.load(Relaxed))
+            .min()
+            .unwrap_or(0)
+    }
 }
 
 /// What a subscriber reports when it ends.
@@ -151,7 +173,7 @@ pub async fn fanout_between(
 ) -> Result<FanoutResult> {
     let cpu_secs = || servers.iter().map(Target::cpu_secs).sum::<f64>();
     let room = format!("fanout-{}", config.subscribers);
-    let shared = Arc::new(Shared::default());
+    let shared = Arc::new(Shared::new(config.subscribers));
     let port = subscribers_on.port;
 
     // Subscribers: connected and joined before anything is published.
@@ -170,8 +192,13 @@ pub async fn fanout_between(
     }
     let phase = Arc::new(AtomicU64::new(PHASE_SATURATION));
     let mut tasks = Vec::with_capacity(subscribers.len());
-    for ws in subscribers {
-        tasks.push(tokio::spawn(subscribe(ws, shared.clone(), phase.clone())));
+    for (i, ws) in subscribers.into_iter().enumerate() {
+        tasks.push(tokio::spawn(subscribe(
+            ws,
+            i,
+            shared.clone(),
+            phase.clone(),
+        )));
     }
 
     let publisher_ws =
@@ -187,16 +214,20 @@ pub async fn fanout_between(
     };
     let n = config.subscribers as u64;
 
-    // Saturation: publish while fewer than window × n deliveries are outstanding.
+    // Saturation: publish while the slowest subscriber is less than `window` behind.
     let cpu0 = cpu_secs();
     let delivered0 = shared.delivered.load(Relaxed);
     shared.record.store(true, Relaxed);
     let start = Instant::now();
+    // The slowest subscriber's count is only read again when the window seems full.
+    let mut slowest = 0;
     while start.elapsed() < config.saturation {
-        let outstanding = (publisher.seq * n).saturating_sub(shared.delivered.load(Relaxed));
-        if outstanding < config.window * n {
+        if publisher.seq.saturating_sub(slowest) < config.window {
             publisher.publish(packet::now_us().max(1)).await?;
-        } else {
+            continue;
+        }
+        slowest = shared.slowest();
+        if publisher.seq.saturating_sub(slowest) >= config.window {
             tokio::task::yield_now().await;
         }
     }
@@ -309,7 +340,12 @@ async fn drain(shared: &Shared, expected: u64, limit: Duration) {
     wait_until(limit, || shared.delivered.load(Relaxed) >= expected).await;
 }
 
-async fn subscribe(mut ws: Ws, shared: Arc<Shared>, phase: Arc<AtomicU64>) -> SubscriberEnd {
+async fn subscribe(
+    mut ws: Ws,
+    index: usize,
+    shared: Arc<Shared>,
+    phase: Arc<AtomicU64>,
+) -> SubscriberEnd {
     let mut end = SubscriberEnd {
         samples_saturation: Samples::default(),
         samples_fixed: Samples::default(),
@@ -349,6 +385,7 @@ async fn subscribe(mut ws: Ws, shared: Arc<Shared>, phase: Arc<AtomicU64>) -> Su
             continue;
         }
         shared.delivered.fetch_add(1, Relaxed);
+        shared.received[index].fetch_add(1, Relaxed);
         if shared.record.load(Relaxed) {
             let latency = packet::now_us().saturating_sub(delivery.sent_us);
             if phase.load(Relaxed) == PHASE_SATURATION {
