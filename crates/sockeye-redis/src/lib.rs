@@ -19,6 +19,7 @@ mod error;
 mod factory;
 mod incoming;
 mod node;
+pub mod streams;
 mod wire;
 
 pub use adapter::RedisAdapter;
