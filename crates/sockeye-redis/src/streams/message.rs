@@ -145,7 +145,12 @@ impl Message {
             }
         };
         let absent = fields.iter().all(|(k, v)| k != "data" || v.is_empty());
-        if !matches!(data, Mp::Map(_)) && !(absent && data.is_nil()) {
+        let valid = match data {
+            Mp::Map(_) => true,
+            Mp::Nil => absent,
+            _ => false,
+        };
+        if !valid {
             return Err(malformed("entry data is not an object"));
         }
         Ok(Message {
