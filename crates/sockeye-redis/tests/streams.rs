@@ -350,3 +350,34 @@ async fn a_node_resumes_reading_after_redis_comes_back() {
     assert_eq!(rest, Json::Array(expected));
     drop(redis);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetch_sockets_fails_in_time_when_a_node_never_answers() {
+    let redis = RedisServer::start().await;
+    let client = redis::Client::open(redis.url.as_str()).expect("valid url");
+    let timeout = Duration::from_millis(300);
+    let config = StreamsAdapterConfig::default().request_timeout(timeout);
+    let factory = StreamsAdapterFactory::new(client.clone(), config)
+        .await
+        .expect("connects to redis");
+    let io = SocketIo::builder().adapter(factory).build();
+    let root = io.ns("/", |_: Socket| async {});
+    // A "node" that listens on the namespace's request channel but never answers.
+    let mut silent = client.get_async_pubsub().await.expect("pubsub");
+    silent.subscribe("socket.io#/#").await.expect("subscribe");
+    tokio::time::timeout(WAIT, async {
+        while root.adapter().server_count().await.unwrap_or(0) < 2 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the silent node is counted");
+    let result = tokio::time::timeout(WAIT, root.fetch_sockets())
+        .await
+        .expect("fetch_sockets ends");
+    assert_eq!(
+        result.map(|s| s.len()),
+        Err(sockeye::adapter::AdapterError::Timeout(timeout))
+    );
+    drop(silent);
+}
