@@ -71,6 +71,13 @@ io.on('connection', (socket) => {
     io.in(target).socketsLeave(room);
     ack('ok');
   });
+  on('broadcast-with-ack-request', async (args, ack) => {
+    try {
+      ack([null, await io.timeout(1000).emitWithAck('ping-all', ...args)]);
+    } catch (err) {
+      ack([err.message, err.responses ?? []]);
+    }
+  });
   on('remote-disconnect', ([target], ack) => {
     io.in(target).disconnectSockets(false);
     ack('ok');

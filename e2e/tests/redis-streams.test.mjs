@@ -302,6 +302,28 @@ describe('mixed Redis streams cluster: Sockeye + Node.js @socket.io/redis-stream
     });
   }
 
+  it('a broadcast with acks asked on either node collects the acks of every client of the cluster', { timeout: TEST_TIMEOUT }, async (t) => {
+    await quiet(t);
+    const c = await clients(t);
+    await waitForCount(c.r2.socket, 4);
+    await waitForCount(c.n2.socket, 4);
+    for (const [name, { socket }] of Object.entries(c)) socket.on('ping-all', (arg, ack) => ack(`${name}:${arg}`));
+    for (const asker of [c.r1.socket, c.n1.socket]) {
+      const [[err, responses]] = await emitAck(asker, 'broadcast-with-ack-request', 'hi');
+      assert.equal(err, null);
+      assert.deepEqual(responses.sort(), ['n1:hi', 'n2:hi', 'r1:hi', 'r2:hi']);
+    }
+    // A client that never answers: the others' acks arrive, flagged as a timeout.
+    c.n2.socket.off('ping-all');
+    c.n2.socket.on('ping-all', () => {});
+    for (const asker of [c.r1.socket, c.n1.socket]) {
+      const [[err, responses]] = await emitAck(asker, 'broadcast-with-ack-request', 'yo');
+      assert.equal(err, 'operation has timed out');
+      assert.ok(responses.includes(asker === c.r1.socket ? 'r1:yo' : 'n1:yo'), JSON.stringify(responses));
+      assert.ok(!responses.includes('n2:yo'));
+    }
+  });
+
   for (const [origin, destination] of [['rust', 'node'], ['node', 'rust'], ['rust', 'rust2']]) {
     it(`a client cut off from the ${origin} node recovers on the ${destination} node with every missed event once, in order`, { timeout: TEST_TIMEOUT }, async (t) => {
       const A = nodes[origin];

@@ -12,13 +12,15 @@
 //! sorted, own id included); `remote-join` / `remote-leave` (target room, room) make
 //! every socket of the cluster in the target room join / leave `room` and ack "ok";
 //! `remote-disconnect` (target room) disconnects every socket of the cluster in the
-//! target room and acks "ok". e2e/reference/streams-node.mjs is the same fixture in
-//! Node.js.
+//! target room and acks "ok"; `broadcast-with-ack-request` (...args) emits `ping-all`
+//! to every socket of the cluster with a 1 s timeout and acks `[err, responses]` (err
+//! `null` or "operation has timed out", responses the first ack argument of each client).
+//! e2e/reference/streams-node.mjs is the same fixture in Node.js.
 
 use std::time::Duration;
 
 use clap::Parser;
-use sockeye::{Event, RecoveryConfig, Socket, SocketIo, Value};
+use sockeye::{AckError, Event, RecoveryConfig, Socket, SocketIo, Value};
 use sockeye_redis::streams::{StreamsAdapterConfig, StreamsAdapterFactory};
 
 #[derive(Parser)]
@@ -128,6 +130,32 @@ async fn on_connection(socket: Socket) {
                 socket.namespace().to(target).sockets_leave(room).ok();
             }
             event.ack(("ok",)).ok();
+        },
+    );
+    socket.on(
+        "broadcast-with-ack-request",
+        |socket: Socket, mut event: Event| async move {
+            let args = std::mem::take(&mut event.args);
+            let result = socket
+                .namespace()
+                .timeout(Duration::from_millis(1000))
+                .emit_with_ack("ping-all", args)
+                .await;
+            let first = |acks: Vec<Vec<Value>>| -> Value {
+                Value::Array(
+                    acks.into_iter()
+                        .map(|a| a.into_iter().next().unwrap_or(Value::Null))
+                        .collect(),
+                )
+            };
+            let (err, responses) = match result {
+                Ok(acks) => (Value::Null, first(acks)),
+                Err(AckError::Partial { received, .. }) => {
+                    (Value::from("operation has timed out"), first(received))
+                }
+                Err(e) => (Value::from(e.to_string()), Value::Array(Vec::new())),
+            };
+            event.ack((Value::Array(vec![err, responses]),)).ok();
         },
     );
     socket.on(

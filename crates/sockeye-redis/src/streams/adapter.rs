@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 use sockeye::adapter::{
-    Adapter, AdapterContext, AdapterError, BoxFuture, BroadcastOptions, MemoryAdapter, Room,
-    SocketId,
+    collect_acks, Adapter, AdapterContext, AdapterError, BoxFuture, BroadcastOptions,
+    MemoryAdapter, Room, SocketId,
 };
 use sockeye::recovery::{is_recordable, RestoredSession, SessionState};
 use sockeye::{AckError, EmitError, Packet, PacketData, RemoteSocket, SocketDescription, Value};
@@ -23,6 +23,16 @@ const RANGE_PAGE: usize = 1000;
 
 type Pending = Mutex<HashMap<String, mpsc::UnboundedSender<Vec<SocketDescription>>>>;
 
+/// What other nodes report about one of our broadcasts with acknowledgements.
+enum AckReport {
+    /// How many of its clients a node sent the broadcast to.
+    Count(usize),
+    /// One client's acknowledgement.
+    Ack(Value),
+}
+
+type AckPending = Mutex<HashMap<String, mpsc::UnboundedSender<AckReport>>>;
+
 /// The adapter of one namespace on one node. Created by
 /// [`StreamsAdapterFactory`](super::StreamsAdapterFactory).
 pub struct StreamsAdapter {
@@ -33,6 +43,7 @@ pub struct StreamsAdapter {
     /// Answers to the requests of the node `uid` go to `<prefix>#<nsp>#<uid>#`.
     channel_base: String,
     pending: Pending,
+    ack_pending: AckPending,
     me: Weak<StreamsAdapter>,
 }
 
@@ -52,6 +63,7 @@ impl StreamsAdapter {
             public_channel: channel_base.clone(),
             channel_base,
             pending: Mutex::default(),
+            ack_pending: Mutex::default(),
             me: me.clone(),
         });
         node.register(&nsp, [adapter.public_channel.clone(), private], &adapter);
@@ -136,11 +148,127 @@ impl StreamsAdapter {
             kind::SERVER_SIDE_EMIT => {
                 tracing::debug!("skipping serverSideEmit: sockeye has no server-side events")
             }
-            kind::BROADCAST => tracing::debug!(
-                "skipping broadcast with acks: {}",
-                RedisAdapterError::NotSupported("broadcast with acks across nodes")
-            ),
+            kind::BROADCAST => self.answer_broadcast_with_ack(&message),
+            kind::BROADCAST_CLIENT_COUNT | kind::BROADCAST_ACK => {
+                let Some(request_id) = message.request_id() else {
+                    return;
+                };
+                let waiter = self.ack_pending.lock().get(&request_id).cloned();
+                let Some(waiter) = waiter else { return };
+                let report = if message.kind == kind::BROADCAST_ACK {
+                    AckReport::Ack(message.ack_value())
+                } else {
+                    AckReport::Count(message.client_count_value().unwrap_or(0))
+                };
+                let _ = waiter.send(report);
+            }
             other => tracing::debug!(kind = other, "skipping pub/sub message"),
+        }
+    }
+
+    /// Another node's broadcast with acknowledgements: sends it to the local recipients,
+    /// tells the requester how many they are, then sends it their acknowledgements (the
+    /// first argument of each) once all arrived or the broadcast's timeout passed.
+    fn answer_broadcast_with_ack(&self, message: &Message) {
+        let Some(request_id) = message.request_id() else {
+            return;
+        };
+        let (mut packet, opts) = match message.broadcast_parts() {
+            Ok(parts) => parts,
+            Err(e) => {
+                tracing::warn!("skipping broadcast with acks: {e}");
+                return;
+            }
+        };
+        packet.nsp = self.nsp().to_string();
+        let timeout = message
+            .flag_timeout()
+            .unwrap_or(self.node.config.request_timeout);
+        let (reached, id, rx) = self.local.broadcast_with_ack_local(packet, &opts);
+        let channel = format!("{}{}#", self.channel_base, message.uid);
+        let nsp = self.nsp().to_string();
+        let count = Message::client_count(self.uid(), &nsp, &request_id, reached.len());
+        self.node.publish(channel.clone(), &count);
+        let node = self.node.clone();
+        self.node.spawn(async move {
+            let acks = match collect_acks(reached, id, rx, timeout).await {
+                Ok(acks) => acks,
+                Err(AckError::Partial { received, .. }) => received,
+                Err(_) => Vec::new(),
+            };
+            for args in acks {
+                let first = args.into_iter().next().unwrap_or_default();
+                let ack = Message::broadcast_ack(&node.uid, &nsp, &request_id, &first);
+                node.publish(channel.clone(), &ack);
+            }
+        });
+    }
+
+    /// A broadcast with acknowledgements to the sockets of every node: the local ones
+    /// answer directly, the other nodes report their client counts and acknowledgements.
+    async fn broadcast_with_ack_cluster(
+        self: Arc<Self>,
+        packet: Packet,
+        opts: BroadcastOptions,
+        timeout: Duration,
+        other_nodes: usize,
+    ) -> Result<Vec<Vec<Value>>, AckError> {
+        let request_id = new_id();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        self.ack_pending.lock().insert(request_id.clone(), tx);
+        let _cleanup = PendingGuard {
+            pending: &self.ack_pending,
+            request_id: &request_id,
+        };
+        match Message::broadcast_with_ack(self.uid(), &packet, &opts, &request_id, timeout) {
+            Some(message) => self.node.publish(self.public_channel.clone(), &message),
+            None => tracing::warn!("packet kind not forwarded to other nodes"),
+        }
+        let (reached, id, local_rx) = self.local.broadcast_with_ack_local(packet, &opts);
+        let local_expected = reached.len();
+        let local = collect_acks(reached, id, local_rx, timeout);
+        tokio::pin!(local);
+        let deadline = tokio::time::sleep(timeout);
+        tokio::pin!(deadline);
+        let mut local_done = None;
+        let (mut counts, mut remote_expected, mut remote) = (0, 0, Vec::new());
+        loop {
+            if local_done.is_some() && counts >= other_nodes && remote.len() >= remote_expected {
+                break;
+            }
+            tokio::select! {
+                result = &mut local, if local_done.is_none() => local_done = Some(result),
+                Some(report) = rx.recv() => match report {
+                    AckReport::Count(n) => {
+                        counts += 1;
+                        remote_expected += n;
+                    }
+                    AckReport::Ack(value) => remote.push(vec![value]),
+                },
+                _ = &mut deadline => break,
+            }
+        }
+        let local_result = match local_done {
+            Some(result) => result,
+            // Its own timer started with ours: it ends now too, with what it received.
+            None => local.await,
+        };
+        let complete = counts >= other_nodes && remote.len() >= remote_expected;
+        let mut received = match local_result {
+            Ok(acks) => acks,
+            Err(AckError::Partial { received, .. }) => received,
+            Err(e) => return Err(e),
+        };
+        let local_complete = received.len() >= local_expected;
+        received.extend(remote);
+        if complete && local_complete {
+            Ok(received)
+        } else {
+            Err(AckError::Partial {
+                timeout,
+                expected: local_expected + remote_expected,
+                received,
+            })
         }
     }
 
@@ -265,12 +393,12 @@ fn push_offset(packet: &mut Packet, offset: &str) {
 }
 
 /// Forgets a pending request however its wait ends (answered, timed out, dropped).
-struct PendingGuard<'a> {
-    pending: &'a Pending,
+struct PendingGuard<'a, T> {
+    pending: &'a Mutex<HashMap<String, T>>,
     request_id: &'a str,
 }
 
-impl Drop for PendingGuard<'_> {
+impl<T> Drop for PendingGuard<'_, T> {
     fn drop(&mut self) {
         self.pending.lock().remove(self.request_id);
     }
@@ -327,13 +455,16 @@ impl Adapter for StreamsAdapter {
         Ok(())
     }
 
-    /// Only within this node: across nodes it fails rather than miss other nodes' clients.
+    /// Across nodes through pub/sub, in the cluster-adapter format: resolves with every
+    /// acknowledgement (remote ones carry the client's first argument only, as in
+    /// Node.js), or [`AckError::Partial`] when the timeout passes first.
     fn broadcast_with_ack(
         &self,
-        packet: Packet,
+        mut packet: Packet,
         opts: BroadcastOptions,
         timeout: Duration,
     ) -> BoxFuture<'static, Result<Vec<Vec<Value>>, AckError>> {
+        packet.nsp = self.nsp().to_string();
         let Some(me) = self.me.upgrade() else {
             return self.local.broadcast_with_ack(packet, opts, timeout);
         };
@@ -341,12 +472,15 @@ impl Adapter for StreamsAdapter {
             return self.local.broadcast_with_ack(packet, opts, timeout);
         }
         Box::pin(async move {
-            let nodes = me.server_count().await.unwrap_or(1);
-            if nodes > 1 {
-                let err = RedisAdapterError::NotSupported("broadcast with acks across nodes");
-                return Err(AckError::Emit(EmitError::Adapter(err.to_string())));
+            let nodes = match me.server_count().await {
+                Ok(n) => n,
+                Err(e) => return Err(AckError::Emit(EmitError::Adapter(e.to_string()))),
+            };
+            if nodes <= 1 {
+                return me.local.broadcast_with_ack(packet, opts, timeout).await;
             }
-            me.local.broadcast_with_ack(packet, opts, timeout).await
+            me.broadcast_with_ack_cluster(packet, opts, timeout, nodes - 1)
+                .await
         })
     }
 

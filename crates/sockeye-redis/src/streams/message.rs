@@ -10,12 +10,13 @@
 //!   answers), as one msgpack map published on a pub/sub channel, `type` a number.
 
 use std::fmt;
+use std::time::Duration;
 
 use base64::Engine as _;
 use rmpv::Value as Mp;
 use serde_json::Value as Json;
 use sockeye::adapter::{BroadcastOptions, Room};
-use sockeye::{Packet, SocketDescription};
+use sockeye::{Packet, SocketDescription, Value};
 
 use crate::wire::broadcast::{
     decode_msgpack, field, opts_from_msgpack, opts_to_msgpack, packet_from_msgpack,
@@ -34,6 +35,7 @@ pub(crate) mod kind {
     pub const FETCH_SOCKETS_RESPONSE: u64 = 8;
     pub const SERVER_SIDE_EMIT: u64 = 9;
     pub const SERVER_SIDE_EMIT_RESPONSE: u64 = 10;
+    pub const BROADCAST_CLIENT_COUNT: u64 = 11;
     pub const BROADCAST_ACK: u64 = 12;
 }
 
@@ -220,6 +222,64 @@ impl Message {
         ))
     }
 
+    /// BROADCAST with acknowledgements `{packet, requestId, opts}` (sent on pub/sub), the
+    /// timeout in `opts.flags.timeout` (milliseconds) as Node.js sends it.
+    pub(crate) fn broadcast_with_ack(
+        uid: &str,
+        packet: &Packet,
+        opts: &BroadcastOptions,
+        request_id: &str,
+        timeout: Duration,
+    ) -> Option<Self> {
+        let packet = packet_to_msgpack(packet)?;
+        let mut opts = opts_to_msgpack(opts, true);
+        if let Mp::Map(entries) = &mut opts {
+            for (k, v) in entries.iter_mut() {
+                if let (Some("flags"), Mp::Map(flags)) = (k.as_str(), v) {
+                    let ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+                    flags.push((Mp::from("timeout"), Mp::from(ms)));
+                }
+            }
+        }
+        Some(Self::new(
+            uid,
+            &packet_nsp(&packet),
+            kind::BROADCAST,
+            vec![
+                ("packet", packet),
+                ("requestId", Mp::from(request_id)),
+                ("opts", opts),
+            ],
+        ))
+    }
+
+    /// BROADCAST_CLIENT_COUNT `{requestId, clientCount}`: how many clients of a node were
+    /// sent a broadcast with acknowledgements.
+    pub(crate) fn client_count(uid: &str, nsp: &str, request_id: &str, count: usize) -> Self {
+        Self::new(
+            uid,
+            nsp,
+            kind::BROADCAST_CLIENT_COUNT,
+            vec![
+                ("requestId", Mp::from(request_id)),
+                ("clientCount", Mp::from(count as u64)),
+            ],
+        )
+    }
+
+    /// BROADCAST_ACK `{requestId, packet}`: one client's acknowledgement (its first argument).
+    pub(crate) fn broadcast_ack(uid: &str, nsp: &str, request_id: &str, arg: &Value) -> Self {
+        Self::new(
+            uid,
+            nsp,
+            kind::BROADCAST_ACK,
+            vec![
+                ("requestId", Mp::from(request_id)),
+                ("packet", to_msgpack(arg)),
+            ],
+        )
+    }
+
     /// SOCKETS_JOIN / SOCKETS_LEAVE `{opts, rooms}`.
     pub(crate) fn rooms(
         uid: &str,
@@ -343,6 +403,30 @@ impl Message {
         field(&self.data, "close")
             .and_then(Mp::as_bool)
             .unwrap_or(false)
+    }
+
+    /// `data.opts.flags.timeout` (milliseconds) of a broadcast with acknowledgements.
+    pub(crate) fn flag_timeout(&self) -> Option<Duration> {
+        field(&self.data, "opts")
+            .and_then(|o| field(o, "flags"))
+            .and_then(|f| field(f, "timeout"))
+            .and_then(|t| t.as_u64().or_else(|| t.as_f64().map(|f| f.max(0.0) as u64)))
+            .map(Duration::from_millis)
+    }
+
+    /// `data.clientCount` of BROADCAST_CLIENT_COUNT.
+    pub(crate) fn client_count_value(&self) -> Option<usize> {
+        field(&self.data, "clientCount")
+            .and_then(Mp::as_u64)
+            .and_then(|n| usize::try_from(n).ok())
+    }
+
+    /// `data.packet` of BROADCAST_ACK: the acknowledging client's first argument.
+    pub(crate) fn ack_value(&self) -> Value {
+        field(&self.data, "packet")
+            .cloned()
+            .map(from_msgpack)
+            .unwrap_or_default()
     }
 
     /// `data.requestId`, as a string.
@@ -470,7 +554,6 @@ pub(crate) fn mp_to_json(value: &Mp) -> Json {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sockeye::Value;
 
     fn fields(list: &[(&str, &str)]) -> Vec<(String, Vec<u8>)> {
         list.iter()

@@ -15,6 +15,11 @@
 //! - `sockets_join`, `sockets_leave`, `disconnect_sockets` (stream entries);
 //! - `fetch_sockets` (pub/sub request; fails with a timeout, 5 s by default, when a
 //!   node does not answer) and `server_count`;
+//! - broadcasts with acknowledgements (pub/sub: each node reports how many clients it
+//!   reached, then their acknowledgements, the first argument of each as in Node.js);
+//!   a partial result when the timeout passes first. A Sockeye node sends its clients'
+//!   acknowledgements once all arrived or the timeout passed, so after a timeout a
+//!   requester may miss some of them;
 //! - **connection state recovery across nodes**: when recovery is on
 //!   ([`SocketIoBuilder::connection_state_recovery`](sockeye::SocketIoBuilder::connection_state_recovery)),
 //!   every kept broadcast's offset is its stream entry id, a socket that loses its
@@ -22,9 +27,9 @@
 //!   data}`, expiring with the recovery window), and any node takes it back (GETDEL)
 //!   and reads the missed packets from the stream with XRANGE, in order and once each.
 //!
-//! Not yet: broadcasts with acknowledgements across nodes (an error when other nodes
-//! are present; their requests are skipped) and server-side emits (sockeye has none;
-//! skipped). Requires Redis 6.2 or later (GETDEL, exclusive XRANGE).
+//! Not supported: server-side emits (sockeye has no server-side events; other nodes'
+//! are skipped, so a Node.js `serverSideEmit` with an ack times out waiting for this
+//! node). Requires Redis 6.2 or later (GETDEL, exclusive XRANGE).
 //!
 //! When Redis is unreachable, the reader logs, backs off (up to 5 s) and resumes after
 //! the last entry it read; broadcasts that cannot be appended are delivered on this

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 pub use crate::namespace::AdapterContext;
 pub use memory::MemoryAdapter;
+pub use memory::collect_acks;
 
 use crate::recovery::{RestoredSession, SessionState};
 use crate::{AckError, Packet, RemoteSocket, Value};
