@@ -324,8 +324,11 @@ describe('mixed Redis streams cluster: Sockeye + Node.js @socket.io/redis-stream
     }
   });
 
-  for (const [origin, destination] of [['rust', 'node'], ['node', 'rust'], ['rust', 'rust2']]) {
-    it(`a client cut off from the ${origin} node recovers on the ${destination} node with every missed event once, in order`, { timeout: TEST_TIMEOUT }, async (t) => {
+  for (const [origin, destination, transport] of [
+    ['rust', 'node', 'websocket'], ['node', 'rust', 'websocket'], ['rust', 'rust2', 'websocket'],
+    ['rust', 'node', 'polling'], ['node', 'rust', 'polling'], ['rust', 'rust2', 'polling'],
+  ]) {
+    it(`a client cut off from the ${origin} node recovers on the ${destination} node with every missed event once, in order (${transport})`, { timeout: TEST_TIMEOUT }, async (t) => {
       const A = nodes[origin];
       const B = nodes[destination];
       const proxy = await tcpProxy(t, A.port);
@@ -334,12 +337,12 @@ describe('mixed Redis streams cluster: Sockeye + Node.js @socket.io/redis-stream
         reconnectionDelay: 50,
         reconnectionDelayMax: 200,
         randomizationFactor: 0,
-        transports: ['websocket'],
+        transports: [transport],
         events: ['connect', 'disconnect', 'room-message'],
       });
       // One sender for every event, so the stream holds them in the order they are sent.
       const { socket: sender } = await clientV4(t, A.url);
-      const room = `news-${origin}-${destination}`;
+      const room = `news-${origin}-${destination}-${transport}`;
       assert.deepEqual(await emitAck(socket, 'join', room), ['ok']);
       assert.deepEqual(await emitAck(socket, 'set-data', { name: 'alice' }), ['ok']);
       const [before] = await emitAck(socket, 'state');
