@@ -381,3 +381,138 @@ async fn fetch_sockets_fails_in_time_when_a_node_never_answers() {
     );
     drop(silent);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_live_in_redis_for_the_window_and_are_restored_once_with_their_missed_packets() {
+    use sockeye::adapter::{Room, SocketId};
+    use sockeye::recovery::SessionState;
+    use sockeye::{PacketData, RecoveryConfig};
+
+    let redis = RedisServer::start().await;
+    let client = redis::Client::open(redis.url.as_str()).expect("valid url");
+    let factory = StreamsAdapterFactory::new(client, StreamsAdapterConfig::default())
+        .await
+        .expect("connects to redis");
+    let window = Duration::from_secs(3);
+    let io = SocketIo::builder()
+        .connection_state_recovery(RecoveryConfig {
+            max_disconnection_duration: window,
+            ..RecoveryConfig::default()
+        })
+        .adapter(factory)
+        .build();
+    let root = io.ns("/", |_: Socket| async {});
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a free port");
+    let addr = listener.local_addr().expect("bound");
+    tokio::spawn(sockeye::serve_with_shutdown(
+        listener,
+        io.clone(),
+        std::future::pending(),
+    ));
+    let node = Node {
+        root: root.clone(),
+        addr,
+        _io: io.clone(),
+    };
+    // A client that is in none of the session's rooms, to know when the node has read
+    // the last broadcast back from the stream.
+    let mut watcher = Client::connect(&node).await;
+    let mut conn = redis.command().await;
+    let last_id = |reply: redis::Value| -> String {
+        let redis::Value::Array(entries) = reply else {
+            panic!("XREVRANGE reply: {reply:?}")
+        };
+        let redis::Value::Array(entry) = &entries[0] else {
+            panic!("entry: {entries:?}")
+        };
+        match &entry[0] {
+            redis::Value::BulkString(id) => String::from_utf8(id.clone()).expect("utf-8"),
+            other => panic!("id: {other:?}"),
+        }
+    };
+
+    root.emit("a", ()).expect("broadcast");
+    let first = watcher.next_event().await;
+    assert_eq!(first[0], "a");
+    let offset = first[1].as_str().expect("an offset").to_string();
+    let newest: redis::Value = redis::cmd("XREVRANGE")
+        .arg("socket.io")
+        .arg("+")
+        .arg("-")
+        .arg("COUNT")
+        .arg(1)
+        .query_async(&mut conn)
+        .await
+        .expect("XREVRANGE");
+    assert_eq!(offset, last_id(newest), "the offset is the stream entry id");
+
+    let session = SessionState {
+        sid: SocketId::from("gone-socket"),
+        pid: "secret-pid".into(),
+        rooms: vec![Room::from("gone-socket"), Room::from("news")],
+        data: Value::from("alice"),
+    };
+    root.adapter().persist_session(session.clone());
+    let key = "sio:session:secret-pid";
+    let ttl = tokio::time::timeout(WAIT, async {
+        loop {
+            let ttl: i64 = redis::cmd("PTTL")
+                .arg(key)
+                .query_async(&mut conn)
+                .await
+                .expect("PTTL");
+            if ttl > 0 {
+                return ttl;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the session is stored");
+    assert!(
+        ttl <= window.as_millis() as i64,
+        "expires with the window: {ttl}"
+    );
+
+    root.to("news").emit("b", ()).expect("broadcast");
+    root.to("other").emit("c", ()).expect("broadcast");
+    root.except("news").emit("d", ()).expect("broadcast");
+    root.to("news").volatile().emit("e", ()).expect("broadcast");
+    root.except("news").emit("marker", ()).expect("broadcast");
+    let seen = watcher.events_until_marker().await;
+    assert_eq!(seen.as_array().map(|e| e.len()), Some(1), "{seen}");
+
+    // A malformed offset is refused without consuming the session.
+    let refused = root
+        .adapter()
+        .restore_session("secret-pid", "not-an-offset")
+        .await;
+    assert_eq!(refused.expect("no redis error"), None);
+    let restored = root
+        .adapter()
+        .restore_session("secret-pid", &offset)
+        .await
+        .expect("no redis error")
+        .expect("restored");
+    assert_eq!(restored.state, session);
+    let missed: Vec<(String, usize)> = restored
+        .missed
+        .iter()
+        .map(|p| match &p.data {
+            PacketData::Event { name, args } => (name.clone(), args.len()),
+            other => panic!("not an event: {other:?}"),
+        })
+        .collect();
+    // Only "b" (to news) was for it; volatile "e" is not kept; "b" carries its offset.
+    assert_eq!(missed, vec![("b".to_string(), 1)]);
+    let exists: i64 = redis::cmd("EXISTS")
+        .arg(key)
+        .query_async(&mut conn)
+        .await
+        .expect("EXISTS");
+    assert_eq!(exists, 0, "a session is taken out of redis");
+    let again = root.adapter().restore_session("secret-pid", &offset).await;
+    assert_eq!(again.expect("no redis error"), None);
+}
