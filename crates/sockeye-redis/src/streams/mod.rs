@@ -31,9 +31,23 @@
 //! are skipped, so a Node.js `serverSideEmit` with an ack times out waiting for this
 //! node). Requires Redis 6.2 or later (GETDEL, exclusive XRANGE).
 //!
+//! With recovery on, a node delivers its own kept broadcasts (events without ack, not
+//! volatile) when it reads them back from the stream, with their entry id as offset,
+//! so that every node delivers them in the same order under the same offsets; other
+//! broadcasts reach the local clients at once. A recovering node reads the missed
+//! packets only up to the last entry its reader has dispatched (after waiting for it to
+//! reach the client's offset) and leaves later ones to the reader, so none comes twice.
+//!
 //! When Redis is unreachable, the reader logs, backs off (up to 5 s) and resumes after
 //! the last entry it read; broadcasts that cannot be appended are delivered on this
-//! node only. Malformed entries and messages are logged and skipped.
+//! node only. Malformed entries and messages are logged and skipped. Memory is bounded:
+//! the write queue (16 384 messages; beyond, messages are dropped with an error log),
+//! each read (`read_count` entries), the packets a recovery reads back
+//! (`max_missed_packets`), and pending requests (forgotten when they end or time out).
+//!
+//! Compatible with `@socket.io/redis-streams-adapter` 0.3.x, which counts nodes with
+//! PUBSUB NUMSUB; the 0.2.x releases tracked nodes with heartbeats in the stream, which
+//! this adapter does not send.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
