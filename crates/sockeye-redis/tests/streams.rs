@@ -348,6 +348,20 @@ async fn a_node_resumes_reading_after_redis_comes_back() {
     let first = got[1].as_u64().expect("a number");
     let expected: Vec<Json> = (first + 1..n).map(|i| json!(["after", i])).collect();
     assert_eq!(rest, Json::Array(expected));
+    // The pub/sub connections came back too: requests across nodes work again.
+    let count = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            if let Ok(sockets) = a.root.fetch_sockets().await {
+                if sockets.len() == 2 {
+                    return sockets.len();
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .expect("fetch_sockets sees both nodes' sockets again within 30 s");
+    assert_eq!(count, 2);
     drop(redis);
 }
 
