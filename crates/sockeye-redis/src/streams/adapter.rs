@@ -24,7 +24,7 @@ const RANGE_PAGE: usize = 1000;
 type Pending = Mutex<HashMap<String, mpsc::UnboundedSender<Vec<SocketDescription>>>>;
 
 /// What other nodes report about one of our broadcasts with acknowledgements.
-enum AckReport {
+pub(super) enum AckReport {
     /// How many of its clients a node sent the broadcast to.
     Count(usize),
     /// One client's acknowledgement.
@@ -36,14 +36,14 @@ type AckPending = Mutex<HashMap<String, mpsc::UnboundedSender<AckReport>>>;
 /// The adapter of one namespace on one node. Created by
 /// [`StreamsAdapterFactory`](super::StreamsAdapterFactory).
 pub struct StreamsAdapter {
-    local: MemoryAdapter,
-    node: Arc<StreamsNode>,
+    pub(super) local: MemoryAdapter,
+    pub(super) node: Arc<StreamsNode>,
     /// `<prefix>#<nsp>#`: requests to every node.
     public_channel: String,
     /// Answers to the requests of the node `uid` go to `<prefix>#<nsp>#<uid>#`.
-    channel_base: String,
-    pending: Pending,
-    ack_pending: AckPending,
+    pub(super) channel_base: String,
+    pub(super) pending: Pending,
+    pub(super) ack_pending: AckPending,
     me: Weak<StreamsAdapter>,
 }
 
@@ -75,7 +75,7 @@ impl StreamsAdapter {
         &self.node.uid
     }
 
-    fn nsp(&self) -> &str {
+    pub(super) fn nsp(&self) -> &str {
         self.local.context().name()
     }
 
@@ -83,125 +83,8 @@ impl StreamsAdapter {
         self.local.context().recovery().is_some()
     }
 
-    fn is_kept(&self, packet: &Packet, opts: &BroadcastOptions) -> bool {
+    pub(super) fn is_kept(&self, packet: &Packet, opts: &BroadcastOptions) -> bool {
         self.recovery_on() && is_recordable(packet, opts)
-    }
-
-    /// An entry of the stream, in stream order (see `node`).
-    pub(crate) fn on_stream_message(&self, message: Message, id: StreamId) {
-        let own = message.uid == self.node.uid;
-        match message.kind {
-            kind::BROADCAST => {
-                if message.request_id().is_some() {
-                    return;
-                }
-                let (mut packet, opts) = match message.broadcast_parts() {
-                    Ok(parts) => parts,
-                    Err(e) => {
-                        tracing::warn!(%id, "skipping broadcast: {e}");
-                        return;
-                    }
-                };
-                packet.nsp = self.nsp().to_string();
-                if self.is_kept(&packet, &opts) {
-                    // Our own kept broadcasts are delivered here too, once they have
-                    // their offset, so every node delivers them in stream order.
-                    let offset: Arc<str> = id.to_string().into();
-                    push_offset(&mut packet, &offset);
-                    self.local.broadcast_local_recorded(&packet, &opts, &offset);
-                } else if !own {
-                    self.local.broadcast_local(&packet, &opts);
-                }
-            }
-            _ if own => {}
-            kind::SOCKETS_JOIN => {
-                let _ = self.local.add_sockets(message.opts(), message.room_list());
-            }
-            kind::SOCKETS_LEAVE => {
-                let _ = self.local.del_sockets(message.opts(), message.room_list());
-            }
-            kind::DISCONNECT_SOCKETS => {
-                let _ = self
-                    .local
-                    .disconnect_sockets(message.opts(), message.close());
-            }
-            other => tracing::debug!(kind = other, "skipping stream entry of another type"),
-        }
-    }
-
-    /// A message of the pub/sub channels (requests and answers).
-    pub(crate) fn on_pubsub_message(&self, message: Message) {
-        if message.uid == self.node.uid || message.nsp != self.nsp() {
-            return;
-        }
-        match message.kind {
-            kind::FETCH_SOCKETS => self.answer_fetch(&message),
-            kind::FETCH_SOCKETS_RESPONSE => {
-                let Some(request_id) = message.request_id() else {
-                    return;
-                };
-                let waiter = self.pending.lock().get(&request_id).cloned();
-                if let Some(waiter) = waiter {
-                    let _ = waiter.send(message.sockets());
-                }
-            }
-            kind::SERVER_SIDE_EMIT => {
-                tracing::debug!("skipping serverSideEmit: sockeye has no server-side events")
-            }
-            kind::BROADCAST => self.answer_broadcast_with_ack(&message),
-            kind::BROADCAST_CLIENT_COUNT | kind::BROADCAST_ACK => {
-                let Some(request_id) = message.request_id() else {
-                    return;
-                };
-                let waiter = self.ack_pending.lock().get(&request_id).cloned();
-                let Some(waiter) = waiter else { return };
-                let report = if message.kind == kind::BROADCAST_ACK {
-                    AckReport::Ack(message.ack_value())
-                } else {
-                    AckReport::Count(message.client_count_value().unwrap_or(0))
-                };
-                let _ = waiter.send(report);
-            }
-            other => tracing::debug!(kind = other, "skipping pub/sub message"),
-        }
-    }
-
-    /// Another node's broadcast with acknowledgements: sends it to the local recipients,
-    /// tells the requester how many they are, then sends it their acknowledgements (the
-    /// first argument of each) once all arrived or the broadcast's timeout passed.
-    fn answer_broadcast_with_ack(&self, message: &Message) {
-        let Some(request_id) = message.request_id() else {
-            return;
-        };
-        let (mut packet, opts) = match message.broadcast_parts() {
-            Ok(parts) => parts,
-            Err(e) => {
-                tracing::warn!("skipping broadcast with acks: {e}");
-                return;
-            }
-        };
-        packet.nsp = self.nsp().to_string();
-        let timeout = message
-            .flag_timeout()
-            .unwrap_or(self.node.config.request_timeout);
-        let (reached, id, rx) = self.local.broadcast_with_ack_local(packet, &opts);
-        let channel = format!("{}{}#", self.channel_base, message.uid);
-        let nsp = self.nsp().to_string();
-        let count = Message::client_count(self.uid(), &nsp, &request_id, reached.len());
-        self.node.publish(channel.clone(), &count);
-        let node = self.node.clone();
-        self.node.spawn(async move {
-            let acks = match collect_acks(reached, id, rx, timeout).await {
-                Ok(acks) => acks,
-                Err(AckError::Partial { received, .. }) => received,
-                Err(_) => Vec::new(),
-            };
-            for args in acks {
-                let first = args.into_iter().next().unwrap_or_default();
-                let ack = Message::broadcast_ack(&node.uid, &nsp, &request_id, &first);
-                node.publish(channel.clone(), &ack);
-            }
-        });
     }
 
     /// A broadcast with acknowledgements to the sockets of every node: the local ones
@@ -270,26 +153,6 @@ impl StreamsAdapter {
                 received,
             })
         }
-    }
-
-    fn answer_fetch(&self, message: &Message) {
-        let Some(request_id) = message.request_id() else {
-            tracing::warn!("skipping fetch request without id");
-            return;
-        };
-        let mut opts = message.opts();
-        opts.flags.local = true;
-        let sockets = self.local.fetch_sockets(opts);
-        let channel = format!("{}{}#", self.channel_base, message.uid);
-        let node = self.node.clone();
-        let nsp = self.nsp().to_string();
-        self.node.spawn(async move {
-            // The in-memory adapter answers at once and never fails.
-            let Ok(sockets) = sockets.await else { return };
-            let descriptions: Vec<_> = sockets.into_iter().map(|s| s.description).collect();
-            let answer = Message::fetch_response(&node.uid, &nsp, &request_id, &descriptions);
-            node.publish(channel, &answer);
-        });
     }
 
     /// Sends FETCH_SOCKETS and gathers one answer from each other node, failing with a
@@ -386,7 +249,7 @@ impl StreamsAdapter {
     }
 }
 
-fn push_offset(packet: &mut Packet, offset: &str) {
+pub(super) fn push_offset(packet: &mut Packet, offset: &str) {
     if let PacketData::Event { args, .. } = &mut packet.data {
         args.push(Value::String(offset.to_string()));
     }

@@ -63,6 +63,7 @@
 
 mod adapter;
 mod config;
+mod incoming;
 mod message;
 mod node;
 mod session;
