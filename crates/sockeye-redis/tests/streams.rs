@@ -298,6 +298,20 @@ async fn rooms_except_volatile_and_local_across_nodes_and_malformed_entries_skip
         ])
     );
 
+    // Garbage on the request channel is skipped too.
+    for payload in [
+        &b"\xc1"[..],
+        b"not msgpack",
+        b"\x81\xa4type\x07",
+        b"\x92\x01\x02",
+    ] {
+        let _: i64 = redis::cmd("PUBLISH")
+            .arg("socket.io#/#")
+            .arg(payload)
+            .query_async(&mut conn)
+            .await
+            .expect("PUBLISH");
+    }
     // fetch_sockets sees both nodes; sockets_join reaches the other node.
     let sockets = a.root.fetch_sockets().await.expect("both nodes answer");
     assert_eq!(sockets.len(), 3);
