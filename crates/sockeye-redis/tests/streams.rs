@@ -512,12 +512,15 @@ async fn sessions_live_in_redis_for_the_window_and_are_restored_once_with_their_
     let seen = watcher.events_until_marker().await;
     assert_eq!(seen.as_array().map(|e| e.len()), Some(1), "{seen}");
 
-    // A malformed offset is refused without consuming the session.
+    // A malformed offset is refused without consuming the session...
     let refused = root
         .adapter()
         .restore_session("secret-pid", "not-an-offset")
         .await;
     assert_eq!(refused.expect("no redis error"), None);
+    // So does an offset that is not in the stream.
+    let unknown = root.adapter().restore_session("secret-pid", "1-0").await;
+    assert_eq!(unknown.expect("no redis error"), None);
     let restored = root
         .adapter()
         .restore_session("secret-pid", &offset)

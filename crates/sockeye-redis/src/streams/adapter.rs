@@ -442,8 +442,11 @@ impl Adapter for StreamsAdapter {
         });
     }
 
-    /// Takes the session out of Redis (GETDEL, so only one node restores it), checks
-    /// that its offset is still in the stream, and reads the missed packets back.
+    /// Waits until this node has read the stream up to the client's offset (packets up
+    /// to it were sent to the client already, so none may be sent again), then takes the
+    /// session out of Redis (GETDEL, so only one node restores it) while checking that
+    /// the offset is still in the stream, and reads the missed packets back. A session
+    /// is left in Redis when the offset is unknown or this node's reader lags.
     fn restore_session(
         &self,
         pid: &str,
@@ -458,6 +461,21 @@ impl Adapter for StreamsAdapter {
                 return Ok(None);
             };
             let mut conn = node.commands.clone();
+            let known: redis::Value = redis::cmd("XRANGE")
+                .arg(&node.config.stream_name)
+                .arg(offset.to_string())
+                .arg(offset.to_string())
+                .query_async(&mut conn)
+                .await
+                .map_err(RedisAdapterError::from)?;
+            if entries(&known).is_empty() {
+                tracing::debug!(%offset, "offset not in the stream; session not recovered");
+                return Ok(None);
+            }
+            if !node.reached(offset, node.config.request_timeout).await {
+                tracing::warn!(%offset, "the stream reader lags; session not recovered");
+                return Ok(None);
+            }
             let (raw, found): (Option<Vec<u8>>, redis::Value) = redis::pipe()
                 .atomic()
                 .cmd("GETDEL")
@@ -477,12 +495,6 @@ impl Adapter for StreamsAdapter {
                 return Ok(None);
             }
             let state = session::decode(&raw)?;
-            // Packets up to the client's offset were sent to it already: wait until this
-            // node has read that far, so that none is sent to it again.
-            if !node.reached(offset, node.config.request_timeout).await {
-                tracing::warn!(%offset, "the stream reader lags; session not recovered");
-                return Ok(None);
-            }
             let missed =
                 StreamsAdapter::missed_since(node, nsp, offset, state.rooms.clone()).await?;
             Ok(missed.map(|missed| RestoredSession { state, missed }))
