@@ -47,7 +47,10 @@
 //!
 //! Compatible with `@socket.io/redis-streams-adapter` 0.3.x, which counts nodes with
 //! PUBSUB NUMSUB; the 0.2.x releases tracked nodes with heartbeats in the stream, which
-//! this adapter does not send.
+//! this adapter does not send. Of its options, `streamName`, `channelPrefix`, `maxLen`,
+//! `readCount`, `blockTimeInMs` and `sessionKeyPrefix` have counterparts in
+//! [`StreamsAdapterConfig`]; Node.js nodes must keep `streamCount: 1` and
+//! `useShardedPubSub: false` (the defaults), which are the only modes spoken here.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
