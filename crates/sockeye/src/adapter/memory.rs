@@ -99,6 +99,18 @@ impl MemoryAdapter {
         self.deliver(packet, opts, None);
     }
 
+    /// [`broadcast_local`](Self::broadcast_local) of a packet that a cluster adapter
+    /// keeps for recovery under `offset` (already appended as its last argument), so
+    /// that a socket being recovered does not get it twice.
+    pub fn broadcast_local_recorded(
+        &self,
+        packet: &Packet,
+        opts: &BroadcastOptions,
+        offset: &Arc<str>,
+    ) {
+        self.deliver(packet, opts, Some(offset));
+    }
+
     /// [`broadcast_local`](Self::broadcast_local) of a packet recorded for recovery
     /// under `offset`, so that a socket being recovered does not get it twice.
     fn deliver(&self, packet: &Packet, opts: &BroadcastOptions, offset: Option<&Arc<str>>) {

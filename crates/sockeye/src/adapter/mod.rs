@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use crate::namespace::AdapterContext;
-pub use memory::{LocalAcks, MemoryAdapter};
+pub use memory::{collect_acks, LocalAcks, MemoryAdapter};
 pub use server_events::{ServerAck, ServerEvent, ServerSideEmitError};
 pub(crate) use server_events::{ServerEventHandler, RESERVED_EVENTS};
 

@@ -1,0 +1,520 @@
+//! `StreamsAdapter`: a namespace's rooms across the nodes, through one Redis stream.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use sockeye::adapter::{
+    collect_acks, Adapter, AdapterContext, AdapterError, BoxFuture, BroadcastOptions,
+    MemoryAdapter, Room, SocketId,
+};
+use sockeye::recovery::{is_recordable, RestoredSession, SessionState};
+use sockeye::{AckError, EmitError, Packet, PacketData, RemoteSocket, SocketDescription, Value};
+use tokio::sync::mpsc;
+
+use super::message::{kind, Message, StreamId};
+use super::node::{entries, StreamsNode};
+use super::session;
+use crate::RedisAdapterError;
+
+/// Entries read per XRANGE call while collecting missed packets.
+const RANGE_PAGE: usize = 1000;
+
+type Pending = Mutex<HashMap<String, mpsc::UnboundedSender<Vec<SocketDescription>>>>;
+
+/// What other nodes report about one of our broadcasts with acknowledgements.
+pub(super) enum AckReport {
+    /// How many of its clients a node sent the broadcast to.
+    Count(usize),
+    /// One client's acknowledgement.
+    Ack(Value),
+}
+
+type AckPending = Mutex<HashMap<String, mpsc::UnboundedSender<AckReport>>>;
+
+/// The adapter of one namespace on one node. Created by
+/// [`StreamsAdapterFactory`](super::StreamsAdapterFactory).
+pub struct StreamsAdapter {
+    pub(super) local: MemoryAdapter,
+    pub(super) node: Arc<StreamsNode>,
+    /// `<prefix>#<nsp>#`: requests to every node.
+    public_channel: String,
+    /// Answers to the requests of the node `uid` go to `<prefix>#<nsp>#<uid>#`.
+    pub(super) channel_base: String,
+    pub(super) pending: Pending,
+    pub(super) ack_pending: AckPending,
+    me: Weak<StreamsAdapter>,
+}
+
+/// A random id for a node or a request.
+pub(crate) fn new_id() -> String {
+    format!("{:016x}", rand::random::<u64>())
+}
+
+impl StreamsAdapter {
+    pub(crate) fn new(ctx: AdapterContext, node: Arc<StreamsNode>) -> Arc<Self> {
+        let nsp = ctx.name().to_string();
+        let channel_base = format!("{}#{nsp}#", node.config.channel_prefix);
+        let private = format!("{channel_base}{}#", node.uid);
+        let adapter = Arc::new_cyclic(|me| StreamsAdapter {
+            local: MemoryAdapter::new(ctx),
+            node: node.clone(),
+            public_channel: channel_base.clone(),
+            channel_base,
+            pending: Mutex::default(),
+            ack_pending: Mutex::default(),
+            me: me.clone(),
+        });
+        node.register(&nsp, [adapter.public_channel.clone(), private], &adapter);
+        adapter
+    }
+
+    /// This node's id on the wire.
+    pub fn uid(&self) -> &str {
+        &self.node.uid
+    }
+
+    pub(super) fn nsp(&self) -> &str {
+        self.local.context().name()
+    }
+
+    fn recovery_on(&self) -> bool {
+        self.local.context().recovery().is_some()
+    }
+
+    pub(super) fn is_kept(&self, packet: &Packet, opts: &BroadcastOptions) -> bool {
+        self.recovery_on() && is_recordable(packet, opts)
+    }
+
+    /// A broadcast with acknowledgements to the sockets of every node: the local ones
+    /// answer directly, the other nodes report their client counts and acknowledgements.
+    async fn broadcast_with_ack_cluster(
+        self: Arc<Self>,
+        packet: Packet,
+        opts: BroadcastOptions,
+        timeout: Duration,
+        other_nodes: usize,
+    ) -> Result<Vec<Vec<Value>>, AckError> {
+        let request_id = new_id();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        self.ack_pending.lock().insert(request_id.clone(), tx);
+        let _cleanup = PendingGuard {
+            pending: &self.ack_pending,
+            request_id: &request_id,
+        };
+        match Message::broadcast_with_ack(self.uid(), &packet, &opts, &request_id, timeout) {
+            Some(message) => self.node.publish(self.public_channel.clone(), &message),
+            None => tracing::warn!("packet kind not forwarded to other nodes"),
+        }
+        let (reached, id, local_rx) = self.local.broadcast_with_ack_local(packet, &opts);
+        let local_expected = reached.len();
+        let local = collect_acks(reached, id, local_rx, timeout);
+        tokio::pin!(local);
+        let deadline = tokio::time::sleep(timeout);
+        tokio::pin!(deadline);
+        let mut local_done = None;
+        let (mut counts, mut remote_expected, mut remote) = (0, 0, Vec::new());
+        loop {
+            if local_done.is_some() && counts >= other_nodes && remote.len() >= remote_expected {
+                break;
+            }
+            tokio::select! {
+                result = &mut local, if local_done.is_none() => local_done = Some(result),
+                Some(report) = rx.recv() => match report {
+                    AckReport::Count(n) => {
+                        counts += 1;
+                        remote_expected += n;
+                    }
+                    AckReport::Ack(value) => remote.push(vec![value]),
+                },
+                _ = &mut deadline => break,
+            }
+        }
+        let local_result = match local_done {
+            Some(result) => result,
+            // Its own timer started with ours: it ends now too, with what it received.
+            None => local.await,
+        };
+        let complete = counts >= other_nodes && remote.len() >= remote_expected;
+        let mut received = match local_result {
+            Ok(acks) => acks,
+            Err(AckError::Partial { received, .. }) => received,
+            Err(e) => return Err(e),
+        };
+        let local_complete = received.len() >= local_expected;
+        received.extend(remote);
+        if complete && local_complete {
+            Ok(received)
+        } else {
+            Err(AckError::Partial {
+                timeout,
+                expected: local_expected + remote_expected,
+                received,
+            })
+        }
+    }
+
+    /// Sends FETCH_SOCKETS and gathers one answer from each other node, failing with a
+    /// timeout when some node does not answer in time (as Node.js does).
+    async fn fetch_remote(
+        self: Arc<Self>,
+        opts: BroadcastOptions,
+        expected: usize,
+    ) -> Result<Vec<SocketDescription>, AdapterError> {
+        let request_id = new_id();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        self.pending.lock().insert(request_id.clone(), tx);
+        let _cleanup = PendingGuard {
+            pending: &self.pending,
+            request_id: &request_id,
+        };
+        let request = Message::fetch(self.uid(), self.nsp(), &opts, &request_id);
+        self.node.publish(self.public_channel.clone(), &request);
+        let timeout = self.node.config.request_timeout;
+        let deadline = tokio::time::sleep(timeout);
+        tokio::pin!(deadline);
+        let mut sockets = Vec::new();
+        let mut answered = 0;
+        while answered < expected {
+            tokio::select! {
+                answer = rx.recv() => match answer {
+                    Some(list) => {
+                        answered += 1;
+                        sockets.extend(list);
+                    }
+                    None => break,
+                },
+                _ = &mut deadline => {
+                    tracing::warn!(answered, expected, "fetch_sockets: not every node answered");
+                    return Err(AdapterError::Timeout(timeout));
+                }
+            }
+        }
+        Ok(sockets)
+    }
+
+    /// The kept broadcasts after `after` (up to the node's cursor) that a socket in
+    /// `rooms` was sent, each with its offset; `None` when there are too many.
+    async fn missed_since(
+        node: Arc<StreamsNode>,
+        nsp: String,
+        after: StreamId,
+        rooms: Vec<Room>,
+    ) -> Result<Option<Vec<Packet>>, RedisAdapterError> {
+        let upto = node.cursor();
+        let mut missed = Vec::new();
+        let mut start = after;
+        let mut conn = node.commands.clone();
+        while start < upto {
+            let reply: redis::Value = redis::cmd("XRANGE")
+                .arg(&node.config.stream_name)
+                .arg(format!("({start}"))
+                .arg(upto.to_string())
+                .arg("COUNT")
+                .arg(RANGE_PAGE)
+                .query_async(&mut conn)
+                .await?;
+            let page = entries(&reply);
+            let Some(last) = page.last().map(|e| e.id) else {
+                break;
+            };
+            for entry in page {
+                let Ok(message) = Message::from_stream_fields(&entry.fields) else {
+                    continue;
+                };
+                if message.nsp != nsp
+                    || message.kind != kind::BROADCAST
+                    || message.request_id().is_some()
+                {
+                    continue;
+                }
+                let Ok((mut packet, opts)) = message.broadcast_parts() else {
+                    continue;
+                };
+                if !is_recordable(&packet, &opts) || !session::was_recipient(&rooms, &opts) {
+                    continue;
+                }
+                if missed.len() >= node.config.max_missed_packets {
+                    tracing::warn!("too many missed packets to recover a session");
+                    return Ok(None);
+                }
+                packet.nsp = nsp.clone();
+                push_offset(&mut packet, &entry.id.to_string());
+                missed.push(packet);
+            }
+            start = last;
+        }
+        Ok(Some(missed))
+    }
+}
+
+pub(super) fn push_offset(packet: &mut Packet, offset: &str) {
+    if let PacketData::Event { args, .. } = &mut packet.data {
+        args.push(Value::String(offset.to_string()));
+    }
+}
+
+/// Forgets a pending request however its wait ends (answered, timed out, dropped).
+struct PendingGuard<'a, T> {
+    pending: &'a Mutex<HashMap<String, T>>,
+    request_id: &'a str,
+}
+
+impl<T> Drop for PendingGuard<'_, T> {
+    fn drop(&mut self) {
+        self.pending.lock().remove(self.request_id);
+    }
+}
+
+impl Adapter for StreamsAdapter {
+    fn add_all(&self, id: &SocketId, rooms: &[Room]) {
+        self.local.add_all(id, rooms)
+    }
+    fn del(&self, id: &SocketId, room: &str) {
+        self.local.del(id, room)
+    }
+    fn del_all(&self, id: &SocketId) {
+        self.local.del_all(id)
+    }
+    fn socket_rooms(&self, id: &SocketId) -> Vec<Room> {
+        self.local.socket_rooms(id)
+    }
+    fn rooms(&self) -> Vec<Room> {
+        self.local.rooms()
+    }
+    fn sockets(&self, opts: &BroadcastOptions) -> Vec<SocketId> {
+        self.local.sockets(opts)
+    }
+
+    /// Appends the broadcast to the stream. A packet kept for recovery is delivered
+    /// here when read back with its offset (like on every other node); any other is
+    /// delivered at once.
+    fn broadcast(&self, mut packet: Packet, opts: BroadcastOptions) -> Result<(), AdapterError> {
+        packet.nsp = self.nsp().to_string();
+        if opts.flags.local {
+            self.local.broadcast_local(&packet, &opts);
+            return Ok(());
+        }
+        let Some(message) = Message::broadcast(self.uid(), &packet, &opts) else {
+            tracing::warn!("packet kind not forwarded to other nodes");
+            self.local.broadcast_local(&packet, &opts);
+            return Ok(());
+        };
+        if self.is_kept(&packet, &opts) {
+            let me = self.me.clone();
+            self.node.append(
+                &message,
+                Some(Box::new(move || {
+                    if let Some(me) = me.upgrade() {
+                        me.local.broadcast_local(&packet, &opts);
+                    }
+                })),
+            );
+        } else {
+            self.local.broadcast_local(&packet, &opts);
+            self.node.append(&message, None);
+        }
+        Ok(())
+    }
+
+    /// Across nodes through pub/sub, in the cluster-adapter format: resolves with every
+    /// acknowledgement (remote ones carry the client's first argument only, as in
+    /// Node.js), or [`AckError::Partial`] when the timeout passes first.
+    fn broadcast_with_ack(
+        &self,
+        mut packet: Packet,
+        opts: BroadcastOptions,
+        timeout: Duration,
+    ) -> BoxFuture<'static, Result<Vec<Vec<Value>>, AckError>> {
+        packet.nsp = self.nsp().to_string();
+        let Some(me) = self.me.upgrade() else {
+            return self.local.broadcast_with_ack(packet, opts, timeout);
+        };
+        if opts.flags.local {
+            return self.local.broadcast_with_ack(packet, opts, timeout);
+        }
+        Box::pin(async move {
+            let nodes = match me.server_count().await {
+                Ok(n) => n,
+                Err(e) => return Err(AckError::Emit(EmitError::Adapter(e.to_string()))),
+            };
+            if nodes <= 1 {
+                return me.local.broadcast_with_ack(packet, opts, timeout).await;
+            }
+            me.broadcast_with_ack_cluster(packet, opts, timeout, nodes - 1)
+                .await
+        })
+    }
+
+    fn fetch_sockets(
+        &self,
+        opts: BroadcastOptions,
+    ) -> BoxFuture<'static, Result<Vec<RemoteSocket>, AdapterError>> {
+        let local = self.local.fetch_sockets(opts.clone());
+        let me = self.me.upgrade();
+        Box::pin(async move {
+            let mut sockets = local.await?;
+            let Some(me) = me.filter(|_| !opts.flags.local) else {
+                return Ok(sockets);
+            };
+            let nodes = me.server_count().await?;
+            if nodes <= 1 {
+                return Ok(sockets);
+            }
+            let remote = me.clone().fetch_remote(opts, nodes - 1).await?;
+            let adapter: Arc<dyn Adapter> = me;
+            sockets.extend(
+                remote
+                    .into_iter()
+                    .map(|d| RemoteSocket::new(d, adapter.clone())),
+            );
+            Ok(sockets)
+        })
+    }
+
+    fn add_sockets(&self, opts: BroadcastOptions, rooms: Vec<Room>) -> Result<(), AdapterError> {
+        if !opts.flags.local {
+            let message = Message::rooms(self.uid(), self.nsp(), kind::SOCKETS_JOIN, &opts, &rooms);
+            self.node.append(&message, None);
+        }
+        self.local.add_sockets(opts, rooms)
+    }
+
+    fn del_sockets(&self, opts: BroadcastOptions, rooms: Vec<Room>) -> Result<(), AdapterError> {
+        if !opts.flags.local {
+            let message =
+                Message::rooms(self.uid(), self.nsp(), kind::SOCKETS_LEAVE, &opts, &rooms);
+            self.node.append(&message, None);
+        }
+        self.local.del_sockets(opts, rooms)
+    }
+
+    fn disconnect_sockets(&self, opts: BroadcastOptions, close: bool) -> Result<(), AdapterError> {
+        if !opts.flags.local {
+            let message = Message::disconnect(self.uid(), self.nsp(), &opts, close);
+            self.node.append(&message, None);
+        }
+        self.local.disconnect_sockets(opts, close)
+    }
+
+    fn server_count(&self) -> BoxFuture<'static, Result<usize, AdapterError>> {
+        let node = self.node.clone();
+        let channel = self.public_channel.clone();
+        Box::pin(async move {
+            // At least this node, even before its own subscription has completed.
+            Ok(node.subscribers(&channel).await?.max(1))
+        })
+    }
+
+    /// Stores the session under `<sessionKeyPrefix><pid>` for the recovery window, where
+    /// any node (Sockeye or Node.js) can take it back.
+    fn persist_session(&self, session: SessionState) {
+        let Some(window) = self
+            .local
+            .context()
+            .recovery()
+            .map(|r| r.max_disconnection_duration)
+        else {
+            return;
+        };
+        let value = match session::encode(&session) {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::warn!("session not kept: {e}");
+                return;
+            }
+        };
+        let key = format!("{}{}", self.node.config.session_key_prefix, session.pid);
+        let ttl = u64::try_from(window.as_millis()).unwrap_or(u64::MAX).max(1);
+        let mut conn = self.node.commands.clone();
+        self.node.spawn(async move {
+            let result: Result<(), _> = redis::cmd("SET")
+                .arg(&key)
+                .arg(value)
+                .arg("PX")
+                .arg(ttl)
+                .query_async(&mut conn)
+                .await;
+            if let Err(e) = result {
+                tracing::warn!("cannot keep a session in redis: {e}");
+            }
+        });
+    }
+
+    /// Waits until this node has read the stream up to the client's offset (packets up
+    /// to it were sent to the client already, so none may be sent again), then takes the
+    /// session out of Redis (GETDEL, so only one node restores it) while checking that
+    /// the offset is still in the stream, and reads the missed packets back. A session
+    /// is left in Redis when the offset is unknown or this node's reader lags.
+    fn restore_session(
+        &self,
+        pid: &str,
+        offset: &str,
+    ) -> BoxFuture<'static, Result<Option<RestoredSession>, AdapterError>> {
+        let node = self.node.clone();
+        let nsp = self.nsp().to_string();
+        let key = format!("{}{pid}", node.config.session_key_prefix);
+        let offset = StreamId::parse(offset);
+        Box::pin(async move {
+            let Some(offset) = offset else {
+                return Ok(None);
+            };
+            let mut conn = node.commands.clone();
+            let known: redis::Value = redis::cmd("XRANGE")
+                .arg(&node.config.stream_name)
+                .arg(offset.to_string())
+                .arg(offset.to_string())
+                .query_async(&mut conn)
+                .await
+                .map_err(RedisAdapterError::from)?;
+            if entries(&known).is_empty() {
+                tracing::debug!(%offset, "offset not in the stream; session not recovered");
+                return Ok(None);
+            }
+            if !node.reached(offset, node.config.request_timeout).await {
+                tracing::warn!(%offset, "the stream reader lags; session not recovered");
+                return Ok(None);
+            }
+            let (raw, found): (Option<Vec<u8>>, redis::Value) = redis::pipe()
+                .atomic()
+                .cmd("GETDEL")
+                .arg(&key)
+                .cmd("XRANGE")
+                .arg(&node.config.stream_name)
+                .arg(offset.to_string())
+                .arg(offset.to_string())
+                .query_async(&mut conn)
+                .await
+                .map_err(RedisAdapterError::from)?;
+            let Some(raw) = raw else {
+                return Ok(None);
+            };
+            if entries(&found).is_empty() {
+                tracing::debug!(%offset, "offset no longer in the stream; session not recovered");
+                return Ok(None);
+            }
+            let state = session::decode(&raw)?;
+            let missed =
+                StreamsAdapter::missed_since(node, nsp, offset, state.rooms.clone()).await?;
+            Ok(missed.map(|missed| RestoredSession { state, missed }))
+        })
+    }
+
+    fn packets_since(
+        &self,
+        offset: &str,
+        rooms: &[Room],
+    ) -> BoxFuture<'static, Result<Option<Vec<Packet>>, AdapterError>> {
+        let node = self.node.clone();
+        let nsp = self.nsp().to_string();
+        let rooms = rooms.to_vec();
+        let offset = StreamId::parse(offset);
+        Box::pin(async move {
+            let Some(offset) = offset else {
+                return Ok(None);
+            };
+            Ok(StreamsAdapter::missed_since(node, nsp, offset, rooms).await?)
+        })
+    }
+}

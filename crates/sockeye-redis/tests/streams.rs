@@ -1,0 +1,549 @@
+//! Two Sockeye nodes in one process sharing a Redis stream (the streams adapter), with a
+//! real `redis-server` started by the test on a free port and raw websocket clients
+//! speaking the wire protocol.
+//!
+//! "Exactly once" is checked without timing: after the event under test, a marker is
+//! broadcast to everyone; each client must then see exactly the expected events before
+//! the marker (every node delivers the stream in order).
+
+use std::net::TcpListener as StdListener;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value as Json};
+use sockeye::{Event, Namespace, Socket, SocketIo, Value};
+use sockeye_redis::streams::{StreamsAdapterConfig, StreamsAdapterFactory};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+/// A `redis-server` of our own on a free port, killed when dropped.
+struct RedisServer {
+    child: Child,
+    port: u16,
+    url: String,
+}
+
+impl RedisServer {
+    async fn start() -> Self {
+        let port = {
+            let probe = StdListener::bind("127.0.0.1:0").expect("a free port");
+            probe.local_addr().expect("bound").port()
+        };
+        Self::start_on(port).await
+    }
+
+    async fn start_on(port: u16) -> Self {
+        let child = Command::new("/usr/bin/redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server starts");
+        let server = RedisServer {
+            child,
+            port,
+            url: format!("redis://127.0.0.1:{port}/"),
+        };
+        let client = redis::Client::open(server.url.as_str()).expect("valid url");
+        tokio::time::timeout(WAIT, async {
+            loop {
+                if let Ok(mut conn) = client.get_multiplexed_async_connection().await {
+                    let pong: Result<String, _> = redis::cmd("PING").query_async(&mut conn).await;
+                    if pong.is_ok() {
+                        return;
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+        .await
+        .expect("redis-server answers within 10 s");
+        server
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    async fn command(&self) -> redis::aio::MultiplexedConnection {
+        redis::Client::open(self.url.as_str())
+            .expect("valid url")
+            .get_multiplexed_async_connection()
+            .await
+            .expect("connects")
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+struct Node {
+    root: Namespace,
+    addr: std::net::SocketAddr,
+    _io: SocketIo,
+}
+
+async fn start_node(redis: &RedisServer) -> Node {
+    let client = redis::Client::open(redis.url.as_str()).expect("valid url");
+    let factory = StreamsAdapterFactory::new(client, StreamsAdapterConfig::default())
+        .await
+        .expect("connects to redis");
+    let io = SocketIo::builder().adapter(factory).build();
+    let root = io.ns("/", |socket: Socket| async move {
+        socket.on("join", |socket: Socket, mut event: Event| async move {
+            if let Some(room) = event.arg(0).and_then(Value::as_str) {
+                socket.join(room.to_string());
+            }
+            event.ack(("ok",)).ok();
+        });
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a free port");
+    let addr = listener.local_addr().expect("bound");
+    tokio::spawn(sockeye::serve_with_shutdown(
+        listener,
+        io.clone(),
+        std::future::pending(),
+    ));
+    Node {
+        root,
+        addr,
+        _io: io,
+    }
+}
+
+/// Two nodes that see each other (each counts 2 servers).
+async fn cluster(redis: &RedisServer) -> (Node, Node) {
+    let a = start_node(redis).await;
+    let b = start_node(redis).await;
+    for node in [&a, &b] {
+        tokio::time::timeout(WAIT, async {
+            while node.root.adapter().server_count().await.unwrap_or(0) < 2 {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await
+        .expect("both nodes subscribed within 10 s");
+    }
+    (a, b)
+}
+
+/// A raw Socket.IO v5 client over websocket.
+struct Client {
+    ws: Ws,
+    sid: String,
+    next_ack: u64,
+}
+
+impl Client {
+    async fn connect(node: &Node) -> Self {
+        let url = format!("ws://{}/socket.io/?EIO=4&transport=websocket", node.addr);
+        let (ws, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("websocket opens");
+        let mut client = Client {
+            ws,
+            sid: String::new(),
+            next_ack: 0,
+        };
+        let open = client.next_text().await;
+        assert!(open.starts_with("0{"), "open packet expected, got {open}");
+        client.send("40").await;
+        let connect = client.next_text().await;
+        let body: Json = serde_json::from_str(&connect["40".len()..]).expect("CONNECT json");
+        client.sid = body["sid"].as_str().expect("sid").to_string();
+        client
+    }
+
+    async fn send(&mut self, text: &str) {
+        self.ws
+            .send(Message::text(text.to_string()))
+            .await
+            .expect("send");
+    }
+
+    /// The next text frame, answering heartbeats.
+    async fn next_text(&mut self) -> String {
+        loop {
+            let msg = tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .expect("a frame within 10 s")
+                .expect("the connection is open")
+                .expect("a valid frame");
+            if let Message::Text(t) = msg {
+                if t.as_str() == "2" {
+                    self.send("3").await;
+                    continue;
+                }
+                return t.to_string();
+            }
+        }
+    }
+
+    async fn join(&mut self, room: &str) {
+        let id = self.next_ack;
+        self.next_ack += 1;
+        self.send(&format!("42{id}[\"join\",\"{room}\"]")).await;
+        let prefix = format!("43{id}");
+        loop {
+            if self.next_text().await.starts_with(&prefix) {
+                return;
+            }
+        }
+    }
+
+    /// The next event.
+    async fn next_event(&mut self) -> Json {
+        let text = self.next_text().await;
+        let Some(body) = text.strip_prefix("42") else {
+            panic!("unexpected packet {text}");
+        };
+        serde_json::from_str(body).expect("event json")
+    }
+
+    /// The events received up to (not including) the marker.
+    async fn events_until_marker(&mut self) -> Json {
+        let mut events = Vec::new();
+        loop {
+            let event = self.next_event().await;
+            if event[0] == "marker" {
+                return Json::Array(events);
+            }
+            events.push(event);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rooms_except_volatile_and_local_across_nodes_and_malformed_entries_skipped() {
+    let redis = RedisServer::start().await;
+    let (a, b) = cluster(&redis).await;
+    let mut b1 = Client::connect(&b).await;
+    let mut b2 = Client::connect(&b).await;
+    let mut a1 = Client::connect(&a).await;
+    b1.join("r1").await;
+    b1.join("muted").await;
+    b2.join("r1").await;
+    a1.join("r1").await;
+
+    // Entries another program (or a bug) could leave in the stream: each is skipped.
+    let mut conn = redis.command().await;
+    let garbage: [&[(&str, &[u8])]; 7] = [
+        &[("type", b"3"), ("data", b"{}")],
+        &[("nsp", b"/"), ("type", b"three")],
+        &[("nsp", b"/"), ("type", b"3"), ("data", b"{not json")],
+        &[("nsp", b"/"), ("type", b"3"), ("data", b"!!!")],
+        &[("nsp", b"/"), ("type", b"3"), ("data", b"wf8=")],
+        &[
+            ("nsp", b"/"),
+            ("type", b"3"),
+            ("data", br#"{"packet":{"type":2}}"#),
+        ],
+        &[
+            ("nsp", b"/"),
+            ("uid", b"x"),
+            ("type", b"3"),
+            ("data", &[0xff, 0xfe]),
+        ],
+    ];
+    for fields in garbage {
+        let mut cmd = redis::cmd("XADD");
+        cmd.arg("socket.io").arg("*");
+        for (k, v) in fields {
+            cmd.arg(*k).arg(*v);
+        }
+        let _: String = cmd.query_async(&mut conn).await.expect("XADD");
+    }
+
+    a.root
+        .to("r1")
+        .except("muted")
+        .emit("news", ("x",))
+        .expect("broadcast");
+    a.root
+        .except(b2.sid.as_str())
+        .emit("all-but-b2", ())
+        .expect("broadcast");
+    a.root.local().emit("local-only", ()).expect("broadcast");
+    a.root.volatile().emit("volatile", (1,)).expect("broadcast");
+    a.root.emit("marker", ()).expect("broadcast");
+
+    assert_eq!(
+        b1.events_until_marker().await,
+        json!([["all-but-b2"], ["volatile", 1]])
+    );
+    assert_eq!(
+        b2.events_until_marker().await,
+        json!([["news", "x"], ["volatile", 1]])
+    );
+    assert_eq!(
+        a1.events_until_marker().await,
+        json!([
+            ["news", "x"],
+            ["all-but-b2"],
+            ["local-only"],
+            ["volatile", 1]
+        ])
+    );
+
+    // Garbage on the request channel is skipped too.
+    for payload in [
+        &b"\xc1"[..],
+        b"not msgpack",
+        b"\x81\xa4type\x07",
+        b"\x92\x01\x02",
+    ] {
+        let _: i64 = redis::cmd("PUBLISH")
+            .arg("socket.io#/#")
+            .arg(payload)
+            .query_async(&mut conn)
+            .await
+            .expect("PUBLISH");
+    }
+    // fetch_sockets sees both nodes; sockets_join reaches the other node.
+    let sockets = a.root.fetch_sockets().await.expect("both nodes answer");
+    assert_eq!(sockets.len(), 3);
+    a.root.to("muted").sockets_join("late").expect("join");
+    a.root.emit("marker", ()).expect("broadcast");
+    for c in [&mut b1, &mut b2, &mut a1] {
+        assert_eq!(c.events_until_marker().await, json!([]));
+    }
+    a.root.to("late").emit("late-news", ()).expect("broadcast");
+    a.root.emit("marker", ()).expect("broadcast");
+    assert_eq!(b1.events_until_marker().await, json!([["late-news"]]));
+    assert_eq!(b2.events_until_marker().await, json!([]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_resumes_reading_after_redis_comes_back() {
+    let mut redis = RedisServer::start().await;
+    let (a, b) = cluster(&redis).await;
+    let mut b1 = Client::connect(&b).await;
+    a.root.emit("before", ()).expect("broadcast");
+    a.root.emit("marker", ()).expect("broadcast");
+    assert_eq!(b1.events_until_marker().await, json!([["before"]]));
+
+    redis.stop();
+    // Redis is away: broadcasts still reach this node's own clients.
+    let mut a1 = Client::connect(&a).await;
+    a.root.emit("marker", ()).expect("broadcast");
+    assert_eq!(a1.events_until_marker().await, json!([]));
+
+    let port = redis.port;
+    let redis = RedisServer::start_on(port).await;
+    // The nodes reconnect on their own: broadcast until one gets through.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let mut n = 0u64;
+    let got = loop {
+        a.root.emit("after", (n,)).expect("broadcast");
+        n += 1;
+        match tokio::time::timeout(Duration::from_millis(500), b1.next_event()).await {
+            Ok(event) => break event,
+            Err(_) if tokio::time::Instant::now() < deadline => continue,
+            Err(_) => panic!("no broadcast crossed nodes within 30 s of redis coming back"),
+        }
+    };
+    assert_eq!(got[0], "after");
+    // From then on, everything crosses, in order and once.
+    a.root.emit("marker", ()).expect("broadcast");
+    let rest = b1.events_until_marker().await;
+    let first = got[1].as_u64().expect("a number");
+    let expected: Vec<Json> = (first + 1..n).map(|i| json!(["after", i])).collect();
+    assert_eq!(rest, Json::Array(expected));
+    // The pub/sub connections came back too: requests across nodes work again.
+    let count = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            if let Ok(sockets) = a.root.fetch_sockets().await {
+                if sockets.len() == 2 {
+                    return sockets.len();
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .expect("fetch_sockets sees both nodes' sockets again within 30 s");
+    assert_eq!(count, 2);
+    drop(redis);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetch_sockets_fails_in_time_when_a_node_never_answers() {
+    let redis = RedisServer::start().await;
+    let client = redis::Client::open(redis.url.as_str()).expect("valid url");
+    let timeout = Duration::from_millis(300);
+    let config = StreamsAdapterConfig::default().request_timeout(timeout);
+    let factory = StreamsAdapterFactory::new(client.clone(), config)
+        .await
+        .expect("connects to redis");
+    let io = SocketIo::builder().adapter(factory).build();
+    let root = io.ns("/", |_: Socket| async {});
+    // A "node" that listens on the namespace's request channel but never answers.
+    let mut silent = client.get_async_pubsub().await.expect("pubsub");
+    silent.subscribe("socket.io#/#").await.expect("subscribe");
+    tokio::time::timeout(WAIT, async {
+        while root.adapter().server_count().await.unwrap_or(0) < 2 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the silent node is counted");
+    let result = tokio::time::timeout(WAIT, root.fetch_sockets())
+        .await
+        .expect("fetch_sockets ends");
+    assert_eq!(
+        result.map(|s| s.len()),
+        Err(sockeye::adapter::AdapterError::Timeout(timeout))
+    );
+    drop(silent);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_live_in_redis_for_the_window_and_are_restored_once_with_their_missed_packets() {
+    use sockeye::adapter::{Room, SocketId};
+    use sockeye::recovery::SessionState;
+    use sockeye::{PacketData, RecoveryConfig};
+
+    let redis = RedisServer::start().await;
+    let client = redis::Client::open(redis.url.as_str()).expect("valid url");
+    let factory = StreamsAdapterFactory::new(client, StreamsAdapterConfig::default())
+        .await
+        .expect("connects to redis");
+    let window = Duration::from_secs(3);
+    let io = SocketIo::builder()
+        .connection_state_recovery(RecoveryConfig {
+            max_disconnection_duration: window,
+            ..RecoveryConfig::default()
+        })
+        .adapter(factory)
+        .build();
+    let root = io.ns("/", |_: Socket| async {});
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a free port");
+    let addr = listener.local_addr().expect("bound");
+    tokio::spawn(sockeye::serve_with_shutdown(
+        listener,
+        io.clone(),
+        std::future::pending(),
+    ));
+    let node = Node {
+        root: root.clone(),
+        addr,
+        _io: io.clone(),
+    };
+    // A client that is in none of the session's rooms, to know when the node has read
+    // the last broadcast back from the stream.
+    let mut watcher = Client::connect(&node).await;
+    let mut conn = redis.command().await;
+    let last_id = |reply: redis::Value| -> String {
+        let redis::Value::Array(entries) = reply else {
+            panic!("XREVRANGE reply: {reply:?}")
+        };
+        let redis::Value::Array(entry) = &entries[0] else {
+            panic!("entry: {entries:?}")
+        };
+        match &entry[0] {
+            redis::Value::BulkString(id) => String::from_utf8(id.clone()).expect("utf-8"),
+            other => panic!("id: {other:?}"),
+        }
+    };
+
+    root.emit("a", ()).expect("broadcast");
+    let first = watcher.next_event().await;
+    assert_eq!(first[0], "a");
+    let offset = first[1].as_str().expect("an offset").to_string();
+    let newest: redis::Value = redis::cmd("XREVRANGE")
+        .arg("socket.io")
+        .arg("+")
+        .arg("-")
+        .arg("COUNT")
+        .arg(1)
+        .query_async(&mut conn)
+        .await
+        .expect("XREVRANGE");
+    assert_eq!(offset, last_id(newest), "the offset is the stream entry id");
+
+    let session = SessionState {
+        sid: SocketId::from("gone-socket"),
+        pid: "secret-pid".into(),
+        rooms: vec![Room::from("gone-socket"), Room::from("news")],
+        data: Value::from("alice"),
+    };
+    root.adapter().persist_session(session.clone());
+    let key = "sio:session:secret-pid";
+    let ttl = tokio::time::timeout(WAIT, async {
+        loop {
+            let ttl: i64 = redis::cmd("PTTL")
+                .arg(key)
+                .query_async(&mut conn)
+                .await
+                .expect("PTTL");
+            if ttl > 0 {
+                return ttl;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the session is stored");
+    assert!(
+        ttl <= window.as_millis() as i64,
+        "expires with the window: {ttl}"
+    );
+
+    root.to("news").emit("b", ()).expect("broadcast");
+    root.to("other").emit("c", ()).expect("broadcast");
+    root.except("news").emit("d", ()).expect("broadcast");
+    root.to("news").volatile().emit("e", ()).expect("broadcast");
+    root.except("news").emit("marker", ()).expect("broadcast");
+    let seen = watcher.events_until_marker().await;
+    assert_eq!(seen.as_array().map(|e| e.len()), Some(1), "{seen}");
+
+    // A malformed offset is refused without consuming the session...
+    let refused = root
+        .adapter()
+        .restore_session("secret-pid", "not-an-offset")
+        .await;
+    assert_eq!(refused.expect("no redis error"), None);
+    // So does an offset that is not in the stream.
+    let unknown = root.adapter().restore_session("secret-pid", "1-0").await;
+    assert_eq!(unknown.expect("no redis error"), None);
+    let restored = root
+        .adapter()
+        .restore_session("secret-pid", &offset)
+        .await
+        .expect("no redis error")
+        .expect("restored");
+    assert_eq!(restored.state, session);
+    let missed: Vec<(String, usize)> = restored
+        .missed
+        .iter()
+        .map(|p| match &p.data {
+            PacketData::Event { name, args } => (name.clone(), args.len()),
+            other => panic!("not an event: {other:?}"),
+        })
+        .collect();
+    // Only "b" (to news) was for it; volatile "e" is not kept; "b" carries its offset.
+    assert_eq!(missed, vec![("b".to_string(), 1)]);
+    let exists: i64 = redis::cmd("EXISTS")
+        .arg(key)
+        .query_async(&mut conn)
+        .await
+        .expect("EXISTS");
+    assert_eq!(exists, 0, "a session is taken out of redis");
+    let again = root.adapter().restore_session("secret-pid", &offset).await;
+    assert_eq!(again.expect("no redis error"), None);
+}
