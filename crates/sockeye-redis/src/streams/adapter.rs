@@ -7,7 +7,7 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use sockeye::adapter::{
     collect_acks, Adapter, AdapterContext, AdapterError, BoxFuture, BroadcastOptions,
-    MemoryAdapter, Room, SocketId,
+    MemoryAdapter, Room, ServerSideEmitError, SocketId,
 };
 use sockeye::recovery::{is_recordable, RestoredSession, SessionState};
 use sockeye::{AckError, EmitError, Packet, PacketData, RemoteSocket, SocketDescription, Value};
@@ -33,6 +33,9 @@ pub(super) enum AckReport {
 
 type AckPending = Mutex<HashMap<String, mpsc::UnboundedSender<AckReport>>>;
 
+/// Answers of other nodes to our server-side emits with acknowledgement.
+pub(super) type EmitPending = Mutex<HashMap<String, mpsc::UnboundedSender<Value>>>;
+
 /// The adapter of one namespace on one node. Created by
 /// [`StreamsAdapterFactory`](super::StreamsAdapterFactory).
 pub struct StreamsAdapter {
@@ -44,6 +47,7 @@ pub struct StreamsAdapter {
     pub(super) channel_base: String,
     pub(super) pending: Pending,
     pub(super) ack_pending: AckPending,
+    pub(super) emit_pending: EmitPending,
     me: Weak<StreamsAdapter>,
 }
 
@@ -64,6 +68,7 @@ impl StreamsAdapter {
             channel_base,
             pending: Mutex::default(),
             ack_pending: Mutex::default(),
+            emit_pending: Mutex::default(),
             me: me.clone(),
         });
         node.register(&nsp, [adapter.public_channel.clone(), private], &adapter);
@@ -192,6 +197,42 @@ impl StreamsAdapter {
             }
         }
         Ok(sockets)
+    }
+
+    /// SERVER_SIDE_EMIT with a request id: one answer per other node, or a timeout
+    /// error with the answers that arrived (as Node.js).
+    async fn server_side_emit_cluster(
+        self: Arc<Self>,
+        event: String,
+        args: Vec<Value>,
+        timeout: Duration,
+    ) -> Result<Vec<Value>, ServerSideEmitError> {
+        let expected = self.server_count().await?.saturating_sub(1);
+        if expected == 0 {
+            return Ok(Vec::new());
+        }
+        let request_id = new_id();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        self.emit_pending.lock().insert(request_id.clone(), tx);
+        let _cleanup = PendingGuard {
+            pending: &self.emit_pending,
+            request_id: &request_id,
+        };
+        let request =
+            Message::server_side_emit(self.uid(), self.nsp(), Some(&request_id), &event, &args);
+        self.node.publish(self.public_channel.clone(), &request);
+        let deadline = tokio::time::sleep(timeout);
+        tokio::pin!(deadline);
+        let mut responses = Vec::with_capacity(expected);
+        while responses.len() < expected {
+            tokio::select! {
+                Some(answer) = rx.recv() => responses.push(answer),
+                _ = &mut deadline => {
+                    return Err(ServerSideEmitError::Timeout { timeout, expected, responses });
+                }
+            }
+        }
+        Ok(responses)
     }
 
     /// The kept broadcasts after `after` (up to the node's cursor) that a socket in
@@ -405,6 +446,26 @@ impl Adapter for StreamsAdapter {
             // At least this node, even before its own subscription has completed.
             Ok(node.subscribers(&channel).await?.max(1))
         })
+    }
+
+    /// SERVER_SIDE_EMIT on the namespace's pub/sub channel, as Node.js sends it.
+    fn server_side_emit(&self, event: &str, args: Vec<Value>) -> Result<(), AdapterError> {
+        let message = Message::server_side_emit(self.uid(), self.nsp(), None, event, &args);
+        self.node.publish(self.public_channel.clone(), &message);
+        Ok(())
+    }
+
+    fn server_side_emit_with_ack(
+        &self,
+        event: &str,
+        args: Vec<Value>,
+        timeout: Option<Duration>,
+    ) -> BoxFuture<'static, Result<Vec<Value>, ServerSideEmitError>> {
+        let timeout = timeout.unwrap_or(self.node.config.request_timeout);
+        match self.me.upgrade() {
+            Some(me) => Box::pin(me.server_side_emit_cluster(event.to_string(), args, timeout)),
+            None => Box::pin(async { Ok(Vec::new()) }),
+        }
     }
 
     /// Stores the session under `<sessionKeyPrefix><pid>` for the recovery window, where

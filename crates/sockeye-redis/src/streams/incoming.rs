@@ -1,12 +1,12 @@
 //! What other nodes send to a namespace: stream entries (broadcasts, room changes,
 //! disconnections), applied to the local sockets in stream order, and pub/sub requests
-//! (fetch, broadcast with acks) answered on the requester's channel. A message that
+//! (fetch, broadcast with acks, server-side emits) answered on the requester's channel. A message that
 //! cannot be decoded is logged and skipped.
 
 use std::sync::Arc;
 
-use sockeye::adapter::{collect_acks, Adapter};
-use sockeye::AckError;
+use sockeye::adapter::{collect_acks, Adapter, ServerAck, ServerEvent};
+use sockeye::{AckError, Value};
 
 use super::adapter::{push_offset, AckReport, StreamsAdapter};
 use super::message::{kind, Message, StreamId};
@@ -70,8 +70,15 @@ impl StreamsAdapter {
                     let _ = waiter.send(message.sockets());
                 }
             }
-            kind::SERVER_SIDE_EMIT => {
-                tracing::debug!("skipping serverSideEmit: sockeye has no server-side events")
+            kind::SERVER_SIDE_EMIT => self.on_server_side_emit(&message),
+            kind::SERVER_SIDE_EMIT_RESPONSE => {
+                let Some(request_id) = message.request_id() else {
+                    return;
+                };
+                let waiter = self.emit_pending.lock().get(&request_id).cloned();
+                if let Some(waiter) = waiter {
+                    let _ = waiter.send(message.ack_value());
+                }
             }
             kind::BROADCAST => self.answer_broadcast_with_ack(&message),
             kind::BROADCAST_CLIENT_COUNT | kind::BROADCAST_ACK => {
@@ -127,6 +134,29 @@ impl StreamsAdapter {
                 node.publish(channel.clone(), &ack);
             }
         });
+    }
+
+    /// Another node's SERVER_SIDE_EMIT: hands the event to the namespace's handler, with
+    /// a way to answer on the emitter's channel when it waits for one.
+    fn on_server_side_emit(&self, message: &Message) {
+        let Some((name, args)) = message.server_event() else {
+            tracing::warn!("skipping serverSideEmit without an event name");
+            return;
+        };
+        let ack = message.request_id().map(|request_id| {
+            let node = self.node.clone();
+            let nsp = self.nsp().to_string();
+            let channel = format!("{}{}#", self.channel_base, message.uid);
+            Box::new(move |value: Value| {
+                let answer =
+                    Message::server_side_emit_response(&node.uid, &nsp, &request_id, &value);
+                node.publish(channel, &answer);
+            }) as ServerAck
+        });
+        let event = ServerEvent::new(name, args, ack);
+        if !self.local.context().dispatch_server_event(event) {
+            tracing::debug!("no handler for a server-side event; ignored");
+        }
     }
 
     fn answer_fetch(&self, message: &Message) {

@@ -280,6 +280,43 @@ impl Message {
         )
     }
 
+    /// SERVER_SIDE_EMIT `{packet: [event, ...args], requestId?}`; the request id is set
+    /// when the emitter waits for one answer per node.
+    pub(crate) fn server_side_emit(
+        uid: &str,
+        nsp: &str,
+        request_id: Option<&str>,
+        event: &str,
+        args: &[Value],
+    ) -> Self {
+        let mut packet = Vec::with_capacity(args.len() + 1);
+        packet.push(Mp::from(event));
+        packet.extend(args.iter().map(to_msgpack));
+        let mut data = vec![("packet", Mp::Array(packet))];
+        if let Some(id) = request_id {
+            data.push(("requestId", Mp::from(id)));
+        }
+        Self::new(uid, nsp, kind::SERVER_SIDE_EMIT, data)
+    }
+
+    /// SERVER_SIDE_EMIT_RESPONSE `{requestId, packet}`: one node's answer.
+    pub(crate) fn server_side_emit_response(
+        uid: &str,
+        nsp: &str,
+        request_id: &str,
+        answer: &Value,
+    ) -> Self {
+        Self::new(
+            uid,
+            nsp,
+            kind::SERVER_SIDE_EMIT_RESPONSE,
+            vec![
+                ("requestId", Mp::from(request_id)),
+                ("packet", to_msgpack(answer)),
+            ],
+        )
+    }
+
     /// SOCKETS_JOIN / SOCKETS_LEAVE `{opts, rooms}`.
     pub(crate) fn rooms(
         uid: &str,
@@ -421,12 +458,24 @@ impl Message {
             .and_then(|n| usize::try_from(n).ok())
     }
 
-    /// `data.packet` of BROADCAST_ACK: the acknowledging client's first argument.
+    /// `data.packet` of BROADCAST_ACK (the acknowledging client's first argument) and of
+    /// SERVER_SIDE_EMIT_RESPONSE (the answering node's value).
     pub(crate) fn ack_value(&self) -> Value {
         field(&self.data, "packet")
             .cloned()
             .map(from_msgpack)
             .unwrap_or_default()
+    }
+
+    /// The event name and arguments of a SERVER_SIDE_EMIT (`data.packet`); `None` when
+    /// the packet is not an array starting with a string.
+    pub(crate) fn server_event(&self) -> Option<(String, Vec<Value>)> {
+        let Some(Mp::Array(items)) = field(&self.data, "packet") else {
+            return None;
+        };
+        let (name, args) = items.split_first()?;
+        let name = name.as_str()?.to_string();
+        Some((name, args.iter().cloned().map(from_msgpack).collect()))
     }
 
     /// `data.requestId`, as a string.
@@ -666,6 +715,29 @@ mod tests {
         assert!(Message::from_pubsub(&[0xc1]).is_err());
         assert!(Message::from_pubsub(&[0x91, 0x01]).is_err());
         assert!(Message::from_pubsub(&[0x81, 0xa3, b'n', b's', b'p', 0xa1, b'/']).is_err());
+    }
+
+    #[test]
+    fn server_side_emits_round_trip_and_bad_packets_are_refused() {
+        let args = vec![Value::from("a"), Value::from(2u64)];
+        let message = Message::server_side_emit("me", "/", Some("r1"), "hello", &args);
+        let back = Message::from_pubsub(&message.to_pubsub().expect("encodable")).expect("valid");
+        assert_eq!(back.kind, kind::SERVER_SIDE_EMIT);
+        assert_eq!(back.request_id().as_deref(), Some("r1"));
+        assert_eq!(back.server_event(), Some(("hello".to_string(), args)));
+        let plain = Message::server_side_emit("me", "/", None, "hi", &[]);
+        assert_eq!(plain.request_id(), None);
+        let answer = Message::server_side_emit_response("me", "/", "r1", &Value::from("ok"));
+        assert_eq!(answer.ack_value(), Value::from("ok"));
+        for bad in [Mp::Nil, Mp::Array(vec![]), Mp::Array(vec![Mp::from(1u64)])] {
+            let message = Message {
+                uid: "x".into(),
+                nsp: "/".into(),
+                kind: kind::SERVER_SIDE_EMIT,
+                data: Mp::Map(vec![(Mp::from("packet"), bad)]),
+            };
+            assert_eq!(message.server_event(), None);
+        }
     }
 
     #[test]
