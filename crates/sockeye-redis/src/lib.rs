@@ -48,6 +48,7 @@ mod factory;
 mod incoming;
 mod node;
 mod state;
+pub mod sharded;
 pub mod streams;
 mod wire;
 

@@ -181,7 +181,37 @@ impl Message {
 
     /// A message out of a pub/sub payload.
     pub(crate) fn from_pubsub(bytes: &[u8]) -> Result<Self, RedisAdapterError> {
-        let value = decode_msgpack(bytes)?;
+        Self::from_value(decode_msgpack(bytes)?)
+    }
+
+    /// The payload of the sharded adapter (`@socket.io/redis-adapter`'s
+    /// `createShardedAdapter`): the JSON text of the whole message, or its msgpack
+    /// encoding when its data holds binary.
+    pub(crate) fn to_sharded(&self) -> Result<Vec<u8>, RedisAdapterError> {
+        if may_contain_binary(self.kind) && has_binary(&self.data) {
+            return self.to_pubsub();
+        }
+        let mut map = serde_json::Map::new();
+        map.insert("uid".into(), Json::from(self.uid.as_str()));
+        map.insert("nsp".into(), Json::from(self.nsp.as_str()));
+        map.insert("type".into(), Json::from(self.kind));
+        if !self.data.is_nil() {
+            map.insert("data".into(), mp_to_json(&self.data));
+        }
+        Ok(Json::Object(map).to_string().into_bytes())
+    }
+
+    /// A message out of a sharded adapter payload: JSON text (starting with `{`) or msgpack.
+    pub(crate) fn from_sharded(bytes: &[u8]) -> Result<Self, RedisAdapterError> {
+        if bytes.first() == Some(&b'{') {
+            let json: Json = serde_json::from_slice(bytes)
+                .map_err(|e| malformed(format!("message is not JSON: {e}")))?;
+            return Self::from_value(json_to_mp(json));
+        }
+        Self::from_pubsub(bytes)
+    }
+
+    fn from_value(value: Mp) -> Result<Self, RedisAdapterError> {
         if !matches!(value, Mp::Map(_)) {
             return Err(malformed("pub/sub message is not a map"));
         }
@@ -737,6 +767,30 @@ mod tests {
                 data: Mp::Map(vec![(Mp::from("packet"), bad)]),
             };
             assert_eq!(message.server_event(), None);
+        }
+    }
+
+    #[test]
+    fn sharded_payloads_are_json_unless_binary_and_round_trip() {
+        for args in [vec![Value::from("t")], vec![Value::from(vec![7u8])]] {
+            let packet = Packet::event("/", "ev", args.clone());
+            let message =
+                Message::broadcast("me", &packet, &BroadcastOptions::default()).expect("event");
+            let bytes = message.to_sharded().expect("encodable");
+            let binary = matches!(args[0], Value::Binary(_));
+            assert_eq!(bytes.first() == Some(&b'{'), !binary);
+            let back = Message::from_sharded(&bytes).expect("decodable");
+            assert_eq!(back.kind, kind::BROADCAST);
+            assert_eq!(back.broadcast_parts().expect("broadcast").0, packet);
+        }
+        let node = br#"{"uid":"n","nsp":"/","type":7,"data":{"opts":{"rooms":[],"except":[],"flags":{}},"requestId":"x"}}"#;
+        let message = Message::from_sharded(node).expect("valid");
+        assert_eq!(
+            (message.kind, message.request_id().as_deref()),
+            (kind::FETCH_SOCKETS, Some("x"))
+        );
+        for bad in [&b"{oops"[..], b"[1]", b"\xc1", b""] {
+            assert!(Message::from_sharded(bad).is_err());
         }
     }
 

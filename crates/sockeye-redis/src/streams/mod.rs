@@ -70,7 +70,7 @@
 mod adapter;
 mod config;
 mod incoming;
-mod message;
+pub(crate) mod message;
 mod node;
 mod session;
 
@@ -79,6 +79,7 @@ use std::sync::Arc;
 use sockeye::adapter::{Adapter, AdapterContext, AdapterFactory};
 
 pub use adapter::StreamsAdapter;
+pub(crate) use adapter::new_id;
 pub use config::StreamsAdapterConfig;
 
 use crate::RedisAdapterError;
