@@ -116,7 +116,7 @@ impl ShardedNode {
             return;
         };
         self.runtime.spawn(async move {
-            if let Err(e) = send_subscribe(conn, command, &[channel.clone()]).await {
+            if let Err(e) = send_subscribe(conn, command, std::slice::from_ref(&channel)).await {
                 tracing::warn!(channel, "{command} failed: {e}");
             }
         });
