@@ -41,6 +41,7 @@
 
 mod adapter;
 mod channels;
+mod cluster;
 mod config;
 pub mod emitter;
 mod error;

@@ -13,7 +13,8 @@ use tokio::sync::mpsc;
 
 use super::adapter::ShardedAdapter;
 use super::ShardedAdapterConfig;
-use crate::streams::message::Message;
+use crate::cluster::exchange::Transport;
+use crate::cluster::message::Message;
 use crate::RedisAdapterError;
 
 /// Messages waiting to be published; beyond, they are dropped with an error log.
@@ -54,7 +55,7 @@ impl ShardedNode {
         let (outbox, queue) = mpsc::channel(OUTBOX_CAPACITY);
         let runtime = tokio::runtime::Handle::current();
         let node = Arc::new(ShardedNode {
-            uid: crate::streams::new_id(),
+            uid: crate::cluster::new_id(),
             config,
             commands: commands.clone(),
             outbox,
@@ -122,13 +123,6 @@ impl ShardedNode {
         });
     }
 
-    pub(crate) fn spawn<F>(&self, task: F)
-    where
-        F: std::future::Future<Output = ()> + Send + 'static,
-    {
-        self.runtime.spawn(task);
-    }
-
     fn on_push(&self, push: PushInfo) {
         if push.kind != PushKind::SMessage {
             return;
@@ -147,6 +141,18 @@ impl ShardedNode {
             Ok(message) => adapter.on_message(message),
             Err(e) => tracing::warn!(channel, "skipping a malformed cluster message: {e}"),
         }
+    }
+}
+
+impl Transport for ShardedNode {
+    fn uid(&self) -> &str {
+        &self.uid
+    }
+    fn publish(&self, channel: String, message: &Message) {
+        ShardedNode::publish(self, channel, message)
+    }
+    fn spawn(&self, task: sockeye::adapter::BoxFuture<'static, ()>) {
+        self.runtime.spawn(task);
     }
 }
 

@@ -70,7 +70,6 @@
 mod adapter;
 mod config;
 mod incoming;
-pub(crate) mod message;
 mod node;
 mod session;
 
@@ -79,7 +78,6 @@ use std::sync::Arc;
 use sockeye::adapter::{Adapter, AdapterContext, AdapterFactory};
 
 pub use adapter::StreamsAdapter;
-pub(crate) use adapter::new_id;
 pub use config::StreamsAdapterConfig;
 
 use crate::RedisAdapterError;

@@ -1,13 +1,16 @@
-//! The messages of `socket.io-adapter`'s cluster adapter, as
-//! `@socket.io/redis-streams-adapter` 0.3 carries them.
+//! The messages of `socket.io-adapter`'s cluster adapter, as the streams adapter
+//! (`@socket.io/redis-streams-adapter` 0.3) and the sharded adapter
+//! (`createShardedAdapter` of `@socket.io/redis-adapter` 8.3) carry them.
 //!
-//! A message is `{uid, nsp, type, data}`. It travels either:
-//! - as a stream entry (XADD) with the fields `uid`, `nsp`, `type` (the number in
-//!   decimal) and `data`: the JSON text of `data`, or, when `data` holds binary and the
-//!   type may carry some, the base64 of its msgpack encoding (JSON text always starts
-//!   with `{`, which base64 of a msgpack map never does);
-//! - or, for messages nobody needs to read back (requests expecting answers and their
-//!   answers), as one msgpack map published on a pub/sub channel, `type` a number.
+//! A message is `{uid, nsp, type, data}`. It travels:
+//! - (streams) as a stream entry (XADD) with the fields `uid`, `nsp`, `type` (the number
+//!   in decimal) and `data`: the JSON text of `data`, or, when `data` holds binary and
+//!   the type may carry some, the base64 of its msgpack encoding (JSON text always
+//!   starts with `{`, which base64 of a msgpack map never does);
+//! - (streams) for messages nobody needs to read back (requests expecting answers and
+//!   their answers), as one msgpack map published on a pub/sub channel, `type` a number;
+//! - (sharded) as the JSON text of the whole message, or its msgpack encoding when its
+//!   data holds binary.
 
 use std::fmt;
 use std::time::Duration;
