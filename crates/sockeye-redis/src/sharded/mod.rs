@@ -10,7 +10,10 @@
 //! as in Node.js), a broadcast without acks to exactly one room that is not a socket id
 //! goes to `<prefix>#<nsp>#<room>#`, which only the nodes with sockets in that room
 //! subscribe to; [`SubscriptionMode::DynamicPrivate`] does the same for socket ids,
-//! [`SubscriptionMode::Static`] sends everything on the namespace channel.
+//! [`SubscriptionMode::Static`] sends everything on the namespace channel. A node
+//! subscribes to a room's channel when the room's first local socket joins (and leaves
+//! it with the last one); as in Node.js, a broadcast another node publishes before that
+//! subscription is in place does not reach the new member.
 //!
 //! What works across nodes, in both directions with Node.js nodes: broadcasts (rooms,
 //! except, volatile, local), `sockets_join`/`sockets_leave`/`disconnect_sockets`,

@@ -222,13 +222,16 @@ async fn subscribe_loop(
                     continue;
                 }
             };
+            // Published first, so that a channel added meanwhile is subscribed to (at
+            // worst twice, which Redis ignores) rather than missed.
+            *node.subscriber.lock() = Some(conn.clone());
             let channels: Vec<String> = node.channels.read().keys().cloned().collect();
-            match send_subscribe(conn.clone(), "SSUBSCRIBE", &channels).await {
-                Ok(()) => {
-                    *node.subscriber.lock() = Some(conn);
-                    break;
+            match send_subscribe(conn, "SSUBSCRIBE", &channels).await {
+                Ok(()) => break,
+                Err(e) => {
+                    *node.subscriber.lock() = None;
+                    tracing::warn!("cannot subscribe again: {e}");
                 }
-                Err(e) => tracing::warn!("cannot subscribe again: {e}"),
             }
         }
     }
