@@ -2,10 +2,12 @@
 // 4.8 server with @socket.io/redis-adapter 8 (the same fixture as the Rust example
 // crates/sockeye-redis/examples/redis-node.rs; the contract is in e2e/FIXTURES.md).
 // Usage: node e2e/reference/redis-node.mjs --port PORT --redis URL [--request-timeout MS]
+//   [--adapter classic|sharded] [--subscription-mode static|dynamic|dynamic-private]
+// (`--adapter sharded`: createShardedAdapter, Redis 7, dynamic subscription mode by default)
 import http from 'node:http';
 import { parseArgs } from 'node:util';
 import { Server } from 'socket.io';
-import { createAdapter } from '@socket.io/redis-adapter';
+import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
 import { createClient } from 'redis';
 
 const { values: opts } = parseArgs({
@@ -13,6 +15,8 @@ const { values: opts } = parseArgs({
     port: { type: 'string' },
     redis: { type: 'string' },
     'request-timeout': { type: 'string', default: '5000' },
+    adapter: { type: 'string', default: 'classic' },
+    'subscription-mode': { type: 'string', default: 'dynamic' },
   },
 });
 if (!opts.port) throw new Error('--port is required');
@@ -32,7 +36,10 @@ await Promise.all([pubClient.connect(), subClient.connect()]);
 const httpServer = http.createServer();
 const io = new Server(httpServer, {
   path: '/socket.io/',
-  adapter: createAdapter(pubClient, subClient, { requestsTimeout: Number(opts['request-timeout']) }),
+  adapter:
+    opts.adapter === 'sharded'
+      ? createShardedAdapter(pubClient, subClient, { subscriptionMode: opts['subscription-mode'] })
+      : createAdapter(pubClient, subClient, { requestsTimeout: Number(opts['request-timeout']) }),
 });
 
 /** Splits a trailing ack callback off an argument list. */

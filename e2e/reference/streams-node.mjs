@@ -31,6 +31,15 @@ const io = new Server(httpServer, {
   adapter: createAdapter(redisClient),
 });
 
+const port = Number(opts.port);
+io.on('cluster-note', (...args) => {
+  io.local.emit('cluster-note', ...args);
+});
+io.on('cluster-question', (...args) => {
+  const ack = args.pop();
+  ack({ port, args });
+});
+
 io.on('connection', (socket) => {
   const on = (event, handler) =>
     socket.on(event, (...args) => {
@@ -81,6 +90,15 @@ io.on('connection', (socket) => {
   on('remote-disconnect', ([target], ack) => {
     io.in(target).disconnectSockets(false);
     ack('ok');
+  });
+  on('server-side-emit', (args, ack) => {
+    io.serverSideEmit('cluster-note', ...args);
+    ack('ok');
+  });
+  on('server-side-emit-with-ack', (args, ack) => {
+    io.serverSideEmit('cluster-question', ...args, (err, answers) => {
+      ack(err ? ['timeout', answers] : [null, answers]);
+    });
   });
 });
 

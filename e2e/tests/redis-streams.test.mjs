@@ -324,6 +324,50 @@ describe('mixed Redis streams cluster: Sockeye + Node.js @socket.io/redis-stream
     }
   });
 
+  it('server-side emits, with and without acks, go between Sockeye and Node.js nodes both ways', { timeout: TEST_TIMEOUT }, async (t) => {
+    await quiet(t);
+    const names = Object.keys(nodes);
+    const clientsOf = {};
+    const notes = {};
+    for (const name of names) {
+      const { socket } = await clientV4(t, nodes[name].url);
+      clientsOf[name] = socket;
+      notes[name] = [];
+      socket.on('cluster-note', (...args) => notes[name].push(args));
+    }
+    await waitForCount(clientsOf.rust, names.length);
+    const noteAt = (name, n) => withTimeout((async () => {
+      while (notes[name].length < n) await sleep(20);
+    })(), WAIT, `${n} cluster-note on ${name}`);
+
+    for (const origin of ['rust', 'node']) {
+      const others = names.filter((n) => n !== origin);
+      // With acks: one answer from each other node, carrying its port and our arguments.
+      const [[err, answers]] = await emitAck(clientsOf[origin], 'server-side-emit-with-ack', 'q', { from: origin }, [1, 2.5]);
+      assert.equal(err, null);
+      assert.deepEqual(
+        answers.map((a) => a.port).sort(),
+        others.map((n) => nodes[n].port).sort(),
+      );
+      for (const a of answers) assert.deepEqual(a.args, ['q', { from: origin }, [1, 2.5]]);
+    }
+
+    // Without acks: every other node hands the event to its own clients, the sender's
+    // node does not (its client's first note is the one sent from elsewhere afterwards).
+    const seen = Object.fromEntries(names.map((n) => [n, 0]));
+    for (const origin of ['rust', 'node']) {
+      assert.deepEqual(await emitAck(clientsOf[origin], 'server-side-emit', 'note', origin, null), ['ok']);
+      for (const other of names.filter((n) => n !== origin)) {
+        seen[other] += 1;
+        await noteAt(other, seen[other]);
+        assert.deepEqual(notes[other][seen[other] - 1], ['note', origin, null]);
+      }
+    }
+    assert.deepEqual(notes.rust, [['note', 'node', null]]);
+    assert.deepEqual(notes.node, [['note', 'rust', null]]);
+    assert.deepEqual(notes.rust2, [['note', 'rust', null], ['note', 'node', null]]);
+  });
+
   for (const [origin, destination, transport] of [
     ['rust', 'node', 'websocket'], ['node', 'rust', 'websocket'], ['rust', 'rust2', 'websocket'],
     ['rust', 'node', 'polling'], ['node', 'rust', 'polling'], ['rust', 'rust2', 'polling'],

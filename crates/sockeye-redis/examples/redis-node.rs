@@ -1,7 +1,11 @@
 //! The `redis-node` fixture of the end-to-end tests: one node of a Redis cluster.
 //!
 //! `cargo run --release -p sockeye-redis --example redis-node -- --port PORT --redis URL
-//! [--request-timeout MS]`
+//! [--request-timeout MS] [--adapter classic|sharded] [--subscription-mode
+//! static|dynamic|dynamic-private]`
+//!
+//! `--adapter sharded` uses the sharded adapter (`sockeye_redis::sharded`, Redis 7) with
+//! the given subscription mode (dynamic by default) instead of the classic one.
 //!
 //! Its events are described in e2e/FIXTURES.md (`redis-node`);
 //! `/admin` serves the same events (namespace tests use `join`); a server-side event
@@ -14,6 +18,7 @@ use clap::Parser;
 use serde_json::json;
 use sockeye::adapter::{ServerEvent, ServerSideEmitError};
 use sockeye::{AckError, Event, Socket, SocketIo, Value};
+use sockeye_redis::sharded::{ShardedAdapterConfig, ShardedAdapterFactory, SubscriptionMode};
 use sockeye_redis::{RedisAdapterConfig, RedisAdapterFactory};
 
 #[derive(Parser)]
@@ -27,6 +32,12 @@ struct Args {
     /// How long requests to other nodes wait for answers, in milliseconds.
     #[arg(long, default_value_t = 5000)]
     request_timeout: u64,
+    /// `classic` (pub/sub) or `sharded` (sharded pub/sub).
+    #[arg(long, default_value = "classic")]
+    adapter: String,
+    /// Subscription mode of the sharded adapter: static, dynamic or dynamic-private.
+    #[arg(long, default_value = "dynamic")]
+    subscription_mode: String,
 }
 
 #[tokio::main]
@@ -37,12 +48,31 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .init();
     let args = Args::parse();
     let client = redis::Client::open(args.redis.as_str())?;
-    let config =
-        RedisAdapterConfig::default().request_timeout(Duration::from_millis(args.request_timeout));
-    let factory = RedisAdapterFactory::new(client, config).await?;
+    let timeout = Duration::from_millis(args.request_timeout);
     // The reference heartbeat (25 s / 20 s): these suites test the cluster, not
     // heartbeats, and a short one drops clients of a busy test machine.
-    let io = SocketIo::builder().adapter(factory.clone()).build();
+    let (io, factory) = match args.adapter.as_str() {
+        "classic" => {
+            let config = RedisAdapterConfig::default().request_timeout(timeout);
+            let factory = RedisAdapterFactory::new(client, config).await?;
+            let io = SocketIo::builder().adapter(factory.clone()).build();
+            (io, Some(factory))
+        }
+        "sharded" => {
+            let mode = match args.subscription_mode.as_str() {
+                "static" => SubscriptionMode::Static,
+                "dynamic" => SubscriptionMode::Dynamic,
+                "dynamic-private" => SubscriptionMode::DynamicPrivate,
+                other => return Err(format!("unknown subscription mode {other}").into()),
+            };
+            let config = ShardedAdapterConfig::default()
+                .request_timeout(timeout)
+                .subscription_mode(mode);
+            let factory = ShardedAdapterFactory::new(client, config).await?;
+            (SocketIo::builder().adapter(factory).build(), None)
+        }
+        other => return Err(format!("unknown adapter {other}").into()),
+    };
     let port = args.port;
     let served = io.clone();
     for name in ["/", "/admin"] {
@@ -88,7 +118,9 @@ fn failure(e: impl std::fmt::Display) -> (Value, String) {
     (Value::Null, e.to_string())
 }
 
-async fn on_connection(socket: Socket, io: SocketIo, factory: RedisAdapterFactory) {
+/// `factory` is the classic adapter's (`None` with the sharded one, whose link to Redis
+/// is not tracked: `redis-state` then answers "up").
+async fn on_connection(socket: Socket, io: SocketIo, factory: Option<RedisAdapterFactory>) {
     socket.on("join", |socket: Socket, mut event: Event| async move {
         if let Some(room) = text(&event, 0) {
             socket.join(room);
@@ -252,9 +284,9 @@ async fn on_connection(socket: Socket, io: SocketIo, factory: RedisAdapterFactor
         },
     );
     socket.on("redis-state", move |_socket: Socket, mut event: Event| {
-        let state = factory.state();
+        let state = factory.as_ref().map_or("up", |f| f.state().as_str());
         async move {
-            event.ack((state.as_str(),)).ok();
+            event.ack((state,)).ok();
         }
     });
 }

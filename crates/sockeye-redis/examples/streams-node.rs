@@ -14,12 +14,18 @@
 //! `remote-disconnect` (target room) disconnects every socket of the cluster in the
 //! target room and acks "ok"; `broadcast-with-ack-request` (...args) emits `ping-all`
 //! to every socket of the cluster with a 1 s timeout and acks `[err, responses]` (err
-//! `null` or "operation has timed out", responses the first ack argument of each client).
+//! `null` or "operation has timed out", responses the first ack argument of each client);
+//! `server-side-emit` (...args) sends the server event `cluster-note` to the other nodes
+//! and acks "ok"; `server-side-emit-with-ack` (...args) sends `cluster-question` and acks
+//! `[null, answers]` or `["timeout", answersSoFar]`. On `cluster-note` from another node
+//! the node emits `cluster-note` (same args) to its own clients; on `cluster-question` it
+//! answers `{port, args}`.
 //! e2e/reference/streams-node.mjs is the same fixture in Node.js.
 
 use std::time::Duration;
 
 use clap::Parser;
+use sockeye::adapter::{ServerEvent, ServerSideEmitError};
 use sockeye::{AckError, Event, RecoveryConfig, Socket, SocketIo, Value};
 use sockeye_redis::streams::{StreamsAdapterConfig, StreamsAdapterFactory};
 
@@ -55,6 +61,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .adapter(factory)
         .build();
     io.ns("/", on_connection);
+    let local = io.clone();
+    io.on_server_event("cluster-note", move |event: ServerEvent| {
+        let io = local.clone();
+        async move {
+            io.local().emit("cluster-note", event.args).ok();
+        }
+    });
+    let port = args.port;
+    io.on_server_event(
+        "cluster-question",
+        move |mut event: ServerEvent| async move {
+            let mut answer = sockeye::Map::new();
+            answer.insert("port".into(), Value::from(u64::from(port)));
+            answer.insert("args".into(), Value::Array(std::mem::take(&mut event.args)));
+            event.ack(Value::Object(answer));
+        },
+    );
     sockeye::serve(("127.0.0.1", args.port), io).await?;
     Ok(())
 }
@@ -165,6 +188,36 @@ async fn on_connection(socket: Socket) {
                 socket.namespace().to(target).disconnect_sockets(false).ok();
             }
             event.ack(("ok",)).ok();
+        },
+    );
+    socket.on(
+        "server-side-emit",
+        |socket: Socket, mut event: Event| async move {
+            let args = std::mem::take(&mut event.args);
+            match socket.namespace().server_side_emit("cluster-note", args) {
+                Ok(()) => event.ack(("ok",)).ok(),
+                Err(e) => event.ack((Value::Null, e.to_string())).ok(),
+            };
+        },
+    );
+    socket.on(
+        "server-side-emit-with-ack",
+        |socket: Socket, mut event: Event| async move {
+            let args = std::mem::take(&mut event.args);
+            let result = socket
+                .namespace()
+                .server_side_emit_with_ack("cluster-question", args)
+                .await;
+            let (err, answers) = match result {
+                Ok(answers) => (Value::Null, answers),
+                Err(ServerSideEmitError::Timeout { responses, .. }) => {
+                    (Value::from("timeout"), responses)
+                }
+                Err(e) => (Value::from(e.to_string()), Vec::new()),
+            };
+            event
+                .ack((Value::Array(vec![err, Value::Array(answers)]),))
+                .ok();
         },
     );
 }

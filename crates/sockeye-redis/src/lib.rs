@@ -1,6 +1,18 @@
-//! Redis adapter for sockeye, wire-compatible with the Node.js
-//! `@socket.io/redis-adapter` 8.x (the classic pub/sub adapter of socket.io 4.8), so
-//! that Sockeye nodes and Node.js nodes can serve one cluster together.
+//! Redis adapters for sockeye, wire-compatible with their Node.js counterparts, so that
+//! Sockeye nodes and Node.js nodes can serve one cluster together:
+//! - the classic pub/sub adapter ([`RedisAdapterFactory`], `@socket.io/redis-adapter`
+//!   8.x `createAdapter`), described below;
+//! - the streams adapter ([`streams::StreamsAdapterFactory`],
+//!   `@socket.io/redis-streams-adapter` 0.3), with connection state recovery across nodes;
+//! - the sharded adapter ([`sharded::ShardedAdapterFactory`], `@socket.io/redis-adapter`
+//!   8.3 `createShardedAdapter`, Redis 7 sharded pub/sub, static or dynamic channels);
+//! - and [`emitter::Emitter`], which publishes to a cluster's clients from outside it
+//!   (`@socket.io/redis-emitter` format).
+//!
+//! The streams and sharded adapters speak socket.io-adapter's cluster-adapter messages
+//! and share how requests and their answers are exchanged.
+//!
+//! # The classic adapter
 //!
 //! Each namespace gets a [`RedisAdapter`] that wraps the in-memory adapter: every
 //! operation is applied to this node's sockets and forwarded through Redis to the
@@ -41,6 +53,7 @@
 
 mod adapter;
 mod channels;
+mod cluster;
 mod config;
 pub mod emitter;
 mod error;
@@ -48,6 +61,7 @@ mod factory;
 mod incoming;
 mod node;
 mod state;
+pub mod sharded;
 pub mod streams;
 mod wire;
 

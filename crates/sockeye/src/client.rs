@@ -282,6 +282,7 @@ impl Client {
             .sockets
             .write()
             .insert(socket.id().clone(), socket.clone());
+        socket.inner.ns.adapter.socket_connected(socket.id());
         self.sockets.lock().push((nsp.clone(), socket.clone()));
         let data = match self.revision {
             ProtocolRevision::V4 => None,

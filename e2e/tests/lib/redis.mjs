@@ -66,8 +66,9 @@ export async function startRedis() {
 /**
  * Starts one node of the `redis-node` fixture: kind 'rust' (the example binary, built
  * with `cargo build --release -p sockeye-redis --example redis-node`) or 'node'.
+ * `adapter: 'sharded'` (with `subscriptionMode`) selects the sharded adapter.
  */
-export async function startRedisNode(kind, redisUrl, { requestTimeout } = {}) {
+export async function startRedisNode(kind, redisUrl, { requestTimeout, adapter, subscriptionMode } = {}) {
   const port = await freePort();
   let cmd;
   let argv;
@@ -84,6 +85,8 @@ export async function startRedisNode(kind, redisUrl, { requestTimeout } = {}) {
   }
   argv.push('--port', String(port), '--redis', redisUrl);
   if (requestTimeout) argv.push('--request-timeout', String(requestTimeout));
+  if (adapter) argv.push('--adapter', adapter);
+  if (subscriptionMode) argv.push('--subscription-mode', subscriptionMode);
   const proc = spawnLogged(cmd, argv, `${kind}-node`);
   await waitForPort(port, proc.child, `${kind} redis-node`);
   return {

@@ -1,72 +1,56 @@
 //! `StreamsAdapter`: a namespace's rooms across the nodes, through one Redis stream.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use parking_lot::Mutex;
 use sockeye::adapter::{
-    collect_acks, Adapter, AdapterContext, AdapterError, BoxFuture, BroadcastOptions,
-    MemoryAdapter, Room, SocketId,
+    Adapter, AdapterContext, AdapterError, BoxFuture, BroadcastOptions, MemoryAdapter, Room,
+    ServerSideEmitError, SocketId,
 };
 use sockeye::recovery::{is_recordable, RestoredSession, SessionState};
-use sockeye::{AckError, EmitError, Packet, PacketData, RemoteSocket, SocketDescription, Value};
-use tokio::sync::mpsc;
+use sockeye::{AckError, EmitError, Packet, PacketData, RemoteSocket, Value};
 
-use super::message::{kind, Message, StreamId};
 use super::node::{entries, StreamsNode};
 use super::session;
+use crate::cluster::exchange::Exchange;
+use crate::cluster::message::{kind, Message, StreamId};
 use crate::RedisAdapterError;
 
 /// Entries read per XRANGE call while collecting missed packets.
 const RANGE_PAGE: usize = 1000;
-
-type Pending = Mutex<HashMap<String, mpsc::UnboundedSender<Vec<SocketDescription>>>>;
-
-/// What other nodes report about one of our broadcasts with acknowledgements.
-pub(super) enum AckReport {
-    /// How many of its clients a node sent the broadcast to.
-    Count(usize),
-    /// One client's acknowledgement.
-    Ack(Value),
-}
-
-type AckPending = Mutex<HashMap<String, mpsc::UnboundedSender<AckReport>>>;
 
 /// The adapter of one namespace on one node. Created by
 /// [`StreamsAdapterFactory`](super::StreamsAdapterFactory).
 pub struct StreamsAdapter {
     pub(super) local: MemoryAdapter,
     pub(super) node: Arc<StreamsNode>,
-    /// `<prefix>#<nsp>#`: requests to every node.
-    public_channel: String,
-    /// Answers to the requests of the node `uid` go to `<prefix>#<nsp>#<uid>#`.
-    pub(super) channel_base: String,
-    pub(super) pending: Pending,
-    pub(super) ack_pending: AckPending,
+    /// Requests on `<prefix>#<nsp>#`, answers to node `uid` on `<prefix>#<nsp>#<uid>#`.
+    pub(super) exchange: Exchange,
     me: Weak<StreamsAdapter>,
-}
-
-/// A random id for a node or a request.
-pub(crate) fn new_id() -> String {
-    format!("{:016x}", rand::random::<u64>())
 }
 
 impl StreamsAdapter {
     pub(crate) fn new(ctx: AdapterContext, node: Arc<StreamsNode>) -> Arc<Self> {
         let nsp = ctx.name().to_string();
-        let channel_base = format!("{}#{nsp}#", node.config.channel_prefix);
-        let private = format!("{channel_base}{}#", node.uid);
+        let channel = format!("{}#{nsp}#", node.config.channel_prefix);
+        let exchange = Exchange::new(
+            node.clone(),
+            &nsp,
+            channel.clone(),
+            channel,
+            node.config.request_timeout,
+        );
+        let channels = [
+            exchange.channel().to_string(),
+            exchange.answers_to(&node.uid),
+        ];
         let adapter = Arc::new_cyclic(|me| StreamsAdapter {
             local: MemoryAdapter::new(ctx),
             node: node.clone(),
-            public_channel: channel_base.clone(),
-            channel_base,
-            pending: Mutex::default(),
-            ack_pending: Mutex::default(),
+            exchange,
             me: me.clone(),
         });
-        node.register(&nsp, [adapter.public_channel.clone(), private], &adapter);
+        node.register(&nsp, channels, &adapter);
         adapter
     }
 
@@ -85,113 +69,6 @@ impl StreamsAdapter {
 
     pub(super) fn is_kept(&self, packet: &Packet, opts: &BroadcastOptions) -> bool {
         self.recovery_on() && is_recordable(packet, opts)
-    }
-
-    /// A broadcast with acknowledgements to the sockets of every node: the local ones
-    /// answer directly, the other nodes report their client counts and acknowledgements.
-    async fn broadcast_with_ack_cluster(
-        self: Arc<Self>,
-        packet: Packet,
-        opts: BroadcastOptions,
-        timeout: Duration,
-        other_nodes: usize,
-    ) -> Result<Vec<Vec<Value>>, AckError> {
-        let request_id = new_id();
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        self.ack_pending.lock().insert(request_id.clone(), tx);
-        let _cleanup = PendingGuard {
-            pending: &self.ack_pending,
-            request_id: &request_id,
-        };
-        match Message::broadcast_with_ack(self.uid(), &packet, &opts, &request_id, timeout) {
-            Some(message) => self.node.publish(self.public_channel.clone(), &message),
-            None => tracing::warn!("packet kind not forwarded to other nodes"),
-        }
-        let (reached, id, local_rx) = self.local.broadcast_with_ack_local(packet, &opts);
-        let local_expected = reached.len();
-        let local = collect_acks(reached, id, local_rx, timeout);
-        tokio::pin!(local);
-        let deadline = tokio::time::sleep(timeout);
-        tokio::pin!(deadline);
-        let mut local_done = None;
-        let (mut counts, mut remote_expected, mut remote) = (0, 0, Vec::new());
-        loop {
-            if local_done.is_some() && counts >= other_nodes && remote.len() >= remote_expected {
-                break;
-            }
-            tokio::select! {
-                result = &mut local, if local_done.is_none() => local_done = Some(result),
-                Some(report) = rx.recv() => match report {
-                    AckReport::Count(n) => {
-                        counts += 1;
-                        remote_expected += n;
-                    }
-                    AckReport::Ack(value) => remote.push(vec![value]),
-                },
-                _ = &mut deadline => break,
-            }
-        }
-        let local_result = match local_done {
-            Some(result) => result,
-            // Its own timer started with ours: it ends now too, with what it received.
-            None => local.await,
-        };
-        let complete = counts >= other_nodes && remote.len() >= remote_expected;
-        let mut received = match local_result {
-            Ok(acks) => acks,
-            Err(AckError::Partial { received, .. }) => received,
-            Err(e) => return Err(e),
-        };
-        let local_complete = received.len() >= local_expected;
-        received.extend(remote);
-        if complete && local_complete {
-            Ok(received)
-        } else {
-            Err(AckError::Partial {
-                timeout,
-                expected: local_expected + remote_expected,
-                received,
-            })
-        }
-    }
-
-    /// Sends FETCH_SOCKETS and gathers one answer from each other node, failing with a
-    /// timeout when some node does not answer in time (as Node.js does).
-    async fn fetch_remote(
-        self: Arc<Self>,
-        opts: BroadcastOptions,
-        expected: usize,
-    ) -> Result<Vec<SocketDescription>, AdapterError> {
-        let request_id = new_id();
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        self.pending.lock().insert(request_id.clone(), tx);
-        let _cleanup = PendingGuard {
-            pending: &self.pending,
-            request_id: &request_id,
-        };
-        let request = Message::fetch(self.uid(), self.nsp(), &opts, &request_id);
-        self.node.publish(self.public_channel.clone(), &request);
-        let timeout = self.node.config.request_timeout;
-        let deadline = tokio::time::sleep(timeout);
-        tokio::pin!(deadline);
-        let mut sockets = Vec::new();
-        let mut answered = 0;
-        while answered < expected {
-            tokio::select! {
-                answer = rx.recv() => match answer {
-                    Some(list) => {
-                        answered += 1;
-                        sockets.extend(list);
-                    }
-                    None => break,
-                },
-                _ = &mut deadline => {
-                    tracing::warn!(answered, expected, "fetch_sockets: not every node answered");
-                    return Err(AdapterError::Timeout(timeout));
-                }
-            }
-        }
-        Ok(sockets)
     }
 
     /// The kept broadcasts after `after` (up to the node's cursor) that a socket in
@@ -252,18 +129,6 @@ impl StreamsAdapter {
 pub(super) fn push_offset(packet: &mut Packet, offset: &str) {
     if let PacketData::Event { args, .. } = &mut packet.data {
         args.push(Value::String(offset.to_string()));
-    }
-}
-
-/// Forgets a pending request however its wait ends (answered, timed out, dropped).
-struct PendingGuard<'a, T> {
-    pending: &'a Mutex<HashMap<String, T>>,
-    request_id: &'a str,
-}
-
-impl<T> Drop for PendingGuard<'_, T> {
-    fn drop(&mut self) {
-        self.pending.lock().remove(self.request_id);
     }
 }
 
@@ -342,7 +207,8 @@ impl Adapter for StreamsAdapter {
             if nodes <= 1 {
                 return me.local.broadcast_with_ack(packet, opts, timeout).await;
             }
-            me.broadcast_with_ack_cluster(packet, opts, timeout, nodes - 1)
+            me.exchange
+                .broadcast_with_ack(&me.local, packet, opts, timeout, nodes - 1)
                 .await
         })
     }
@@ -362,7 +228,7 @@ impl Adapter for StreamsAdapter {
             if nodes <= 1 {
                 return Ok(sockets);
             }
-            let remote = me.clone().fetch_remote(opts, nodes - 1).await?;
+            let remote = me.exchange.fetch(&opts, nodes - 1).await?;
             let adapter: Arc<dyn Adapter> = me;
             sockets.extend(
                 remote
@@ -400,10 +266,34 @@ impl Adapter for StreamsAdapter {
 
     fn server_count(&self) -> BoxFuture<'static, Result<usize, AdapterError>> {
         let node = self.node.clone();
-        let channel = self.public_channel.clone();
+        let channel = self.exchange.channel().to_string();
         Box::pin(async move {
             // At least this node, even before its own subscription has completed.
             Ok(node.subscribers(&channel).await?.max(1))
+        })
+    }
+
+    /// SERVER_SIDE_EMIT on the namespace's pub/sub channel, as Node.js sends it.
+    fn server_side_emit(&self, event: &str, args: Vec<Value>) -> Result<(), AdapterError> {
+        self.exchange.server_side_emit(event, &args);
+        Ok(())
+    }
+
+    fn server_side_emit_with_ack(
+        &self,
+        event: &str,
+        args: Vec<Value>,
+        timeout: Option<Duration>,
+    ) -> BoxFuture<'static, Result<Vec<Value>, ServerSideEmitError>> {
+        let Some(me) = self.me.upgrade() else {
+            return Box::pin(async { Ok(Vec::new()) });
+        };
+        let event = event.to_string();
+        Box::pin(async move {
+            let expected = me.server_count().await?.saturating_sub(1);
+            me.exchange
+                .server_side_emit_with_ack(&event, &args, expected, timeout)
+                .await
         })
     }
 

@@ -27,9 +27,12 @@
 //!   data}`, expiring with the recovery window), and any node takes it back (GETDEL)
 //!   and reads the missed packets from the stream with XRANGE, in order and once each.
 //!
-//! Not supported: server-side emits (sockeye has no server-side events; other nodes'
-//! are skipped, so a Node.js `serverSideEmit` with an ack times out waiting for this
-//! node). Requires Redis 6.2 or later (GETDEL, exclusive XRANGE).
+//! - events between servers (pub/sub, SERVER_SIDE_EMIT / SERVER_SIDE_EMIT_RESPONSE):
+//!   `io.server_side_emit`, `io.server_side_emit_with_ack` (one answer per other node,
+//!   or [`ServerSideEmitError::Timeout`](sockeye::adapter::ServerSideEmitError) with the
+//!   answers that came within the request timeout) and `io.on_server_event`.
+//!
+//! Requires Redis 6.2 or later (GETDEL, exclusive XRANGE).
 //!
 //! With recovery on, a node delivers its own kept broadcasts (events without ack, not
 //! volatile) when it reads them back from the stream, with their entry id as offset,
@@ -67,7 +70,6 @@
 mod adapter;
 mod config;
 mod incoming;
-mod message;
 mod node;
 mod session;
 

@@ -18,8 +18,9 @@ use redis::Value as RedisValue;
 use tokio::sync::{mpsc, watch};
 
 use super::adapter::StreamsAdapter;
-use super::message::{Message, StreamId};
 use super::StreamsAdapterConfig;
+use crate::cluster::exchange::Transport;
+use crate::cluster::message::{Message, StreamId};
 use crate::RedisAdapterError;
 
 /// Bound of the queue of messages waiting to be written to Redis.
@@ -99,7 +100,7 @@ impl StreamsNode {
         let (outbox, queue) = mpsc::channel(OUTBOX_CAPACITY);
         let runtime = tokio::runtime::Handle::current();
         let node = Arc::new(StreamsNode {
-            uid: super::adapter::new_id(),
+            uid: crate::cluster::new_id(),
             config,
             commands: commands.clone(),
             outbox,
@@ -329,6 +330,18 @@ async fn read_loop(node: Arc<StreamsNode>, mut conn: ConnectionManager, mut last
 
 /// Keeps a pub/sub connection subscribed to every registered channel, reconnecting
 /// with back-off when it drops.
+impl Transport for StreamsNode {
+    fn uid(&self) -> &str {
+        &self.uid
+    }
+    fn publish(&self, channel: String, message: &Message) {
+        StreamsNode::publish(self, channel, message)
+    }
+    fn spawn(&self, task: sockeye::adapter::BoxFuture<'static, ()>) {
+        self.runtime.spawn(task);
+    }
+}
+
 async fn pubsub_loop(node: Arc<StreamsNode>, client: redis::Client, mut first: Option<PubSub>) {
     let mut backoff = MIN_BACKOFF;
     loop {

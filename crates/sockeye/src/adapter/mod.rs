@@ -135,6 +135,12 @@ pub trait Adapter: Send + Sync + 'static {
         Box::pin(async { Ok(None) })
     }
 
+    /// A socket of this node has connected to the namespace (its own id is a room of
+    /// which the adapter hears nothing else; it leaves with [`del_all`](Self::del_all)).
+    fn socket_connected(&self, id: &SocketId) {
+        let _ = id;
+    }
+
     // --- Events between servers (`serverSideEmit`); a single node has nobody to tell.
 
     /// Sends an event to this namespace on every other node of the cluster.

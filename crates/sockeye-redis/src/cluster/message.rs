@@ -1,13 +1,16 @@
-//! The messages of `socket.io-adapter`'s cluster adapter, as
-//! `@socket.io/redis-streams-adapter` 0.3 carries them.
+//! The messages of `socket.io-adapter`'s cluster adapter, as the streams adapter
+//! (`@socket.io/redis-streams-adapter` 0.3) and the sharded adapter
+//! (`createShardedAdapter` of `@socket.io/redis-adapter` 8.3) carry them.
 //!
-//! A message is `{uid, nsp, type, data}`. It travels either:
-//! - as a stream entry (XADD) with the fields `uid`, `nsp`, `type` (the number in
-//!   decimal) and `data`: the JSON text of `data`, or, when `data` holds binary and the
-//!   type may carry some, the base64 of its msgpack encoding (JSON text always starts
-//!   with `{`, which base64 of a msgpack map never does);
-//! - or, for messages nobody needs to read back (requests expecting answers and their
-//!   answers), as one msgpack map published on a pub/sub channel, `type` a number.
+//! A message is `{uid, nsp, type, data}`. It travels:
+//! - (streams) as a stream entry (XADD) with the fields `uid`, `nsp`, `type` (the number
+//!   in decimal) and `data`: the JSON text of `data`, or, when `data` holds binary and
+//!   the type may carry some, the base64 of its msgpack encoding (JSON text always
+//!   starts with `{`, which base64 of a msgpack map never does);
+//! - (streams) for messages nobody needs to read back (requests expecting answers and
+//!   their answers), as one msgpack map published on a pub/sub channel, `type` a number;
+//! - (sharded) as the JSON text of the whole message, or its msgpack encoding when its
+//!   data holds binary.
 
 use std::fmt;
 use std::time::Duration;
@@ -181,7 +184,37 @@ impl Message {
 
     /// A message out of a pub/sub payload.
     pub(crate) fn from_pubsub(bytes: &[u8]) -> Result<Self, RedisAdapterError> {
-        let value = decode_msgpack(bytes)?;
+        Self::from_value(decode_msgpack(bytes)?)
+    }
+
+    /// The payload of the sharded adapter (`@socket.io/redis-adapter`'s
+    /// `createShardedAdapter`): the JSON text of the whole message, or its msgpack
+    /// encoding when its data holds binary.
+    pub(crate) fn to_sharded(&self) -> Result<Vec<u8>, RedisAdapterError> {
+        if may_contain_binary(self.kind) && has_binary(&self.data) {
+            return self.to_pubsub();
+        }
+        let mut map = serde_json::Map::new();
+        map.insert("uid".into(), Json::from(self.uid.as_str()));
+        map.insert("nsp".into(), Json::from(self.nsp.as_str()));
+        map.insert("type".into(), Json::from(self.kind));
+        if !self.data.is_nil() {
+            map.insert("data".into(), mp_to_json(&self.data));
+        }
+        Ok(Json::Object(map).to_string().into_bytes())
+    }
+
+    /// A message out of a sharded adapter payload: JSON text (starting with `{`) or msgpack.
+    pub(crate) fn from_sharded(bytes: &[u8]) -> Result<Self, RedisAdapterError> {
+        if bytes.first() == Some(&b'{') {
+            let json: Json = serde_json::from_slice(bytes)
+                .map_err(|e| malformed(format!("message is not JSON: {e}")))?;
+            return Self::from_value(json_to_mp(json));
+        }
+        Self::from_pubsub(bytes)
+    }
+
+    fn from_value(value: Mp) -> Result<Self, RedisAdapterError> {
         if !matches!(value, Mp::Map(_)) {
             return Err(malformed("pub/sub message is not a map"));
         }
@@ -276,6 +309,43 @@ impl Message {
             vec![
                 ("requestId", Mp::from(request_id)),
                 ("packet", to_msgpack(arg)),
+            ],
+        )
+    }
+
+    /// SERVER_SIDE_EMIT `{packet: [event, ...args], requestId?}`; the request id is set
+    /// when the emitter waits for one answer per node.
+    pub(crate) fn server_side_emit(
+        uid: &str,
+        nsp: &str,
+        request_id: Option<&str>,
+        event: &str,
+        args: &[Value],
+    ) -> Self {
+        let mut packet = Vec::with_capacity(args.len() + 1);
+        packet.push(Mp::from(event));
+        packet.extend(args.iter().map(to_msgpack));
+        let mut data = vec![("packet", Mp::Array(packet))];
+        if let Some(id) = request_id {
+            data.push(("requestId", Mp::from(id)));
+        }
+        Self::new(uid, nsp, kind::SERVER_SIDE_EMIT, data)
+    }
+
+    /// SERVER_SIDE_EMIT_RESPONSE `{requestId, packet}`: one node's answer.
+    pub(crate) fn server_side_emit_response(
+        uid: &str,
+        nsp: &str,
+        request_id: &str,
+        answer: &Value,
+    ) -> Self {
+        Self::new(
+            uid,
+            nsp,
+            kind::SERVER_SIDE_EMIT_RESPONSE,
+            vec![
+                ("requestId", Mp::from(request_id)),
+                ("packet", to_msgpack(answer)),
             ],
         )
     }
@@ -421,12 +491,24 @@ impl Message {
             .and_then(|n| usize::try_from(n).ok())
     }
 
-    /// `data.packet` of BROADCAST_ACK: the acknowledging client's first argument.
+    /// `data.packet` of BROADCAST_ACK (the acknowledging client's first argument) and of
+    /// SERVER_SIDE_EMIT_RESPONSE (the answering node's value).
     pub(crate) fn ack_value(&self) -> Value {
         field(&self.data, "packet")
             .cloned()
             .map(from_msgpack)
             .unwrap_or_default()
+    }
+
+    /// The event name and arguments of a SERVER_SIDE_EMIT (`data.packet`); `None` when
+    /// the packet is not an array starting with a string.
+    pub(crate) fn server_event(&self) -> Option<(String, Vec<Value>)> {
+        let Some(Mp::Array(items)) = field(&self.data, "packet") else {
+            return None;
+        };
+        let (name, args) = items.split_first()?;
+        let name = name.as_str()?.to_string();
+        Some((name, args.iter().cloned().map(from_msgpack).collect()))
     }
 
     /// `data.requestId`, as a string.
@@ -666,6 +748,53 @@ mod tests {
         assert!(Message::from_pubsub(&[0xc1]).is_err());
         assert!(Message::from_pubsub(&[0x91, 0x01]).is_err());
         assert!(Message::from_pubsub(&[0x81, 0xa3, b'n', b's', b'p', 0xa1, b'/']).is_err());
+    }
+
+    #[test]
+    fn server_side_emits_round_trip_and_bad_packets_are_refused() {
+        let args = vec![Value::from("a"), Value::from(2u64)];
+        let message = Message::server_side_emit("me", "/", Some("r1"), "hello", &args);
+        let back = Message::from_pubsub(&message.to_pubsub().expect("encodable")).expect("valid");
+        assert_eq!(back.kind, kind::SERVER_SIDE_EMIT);
+        assert_eq!(back.request_id().as_deref(), Some("r1"));
+        assert_eq!(back.server_event(), Some(("hello".to_string(), args)));
+        let plain = Message::server_side_emit("me", "/", None, "hi", &[]);
+        assert_eq!(plain.request_id(), None);
+        let answer = Message::server_side_emit_response("me", "/", "r1", &Value::from("ok"));
+        assert_eq!(answer.ack_value(), Value::from("ok"));
+        for bad in [Mp::Nil, Mp::Array(vec![]), Mp::Array(vec![Mp::from(1u64)])] {
+            let message = Message {
+                uid: "x".into(),
+                nsp: "/".into(),
+                kind: kind::SERVER_SIDE_EMIT,
+                data: Mp::Map(vec![(Mp::from("packet"), bad)]),
+            };
+            assert_eq!(message.server_event(), None);
+        }
+    }
+
+    #[test]
+    fn sharded_payloads_are_json_unless_binary_and_round_trip() {
+        for args in [vec![Value::from("t")], vec![Value::from(vec![7u8])]] {
+            let packet = Packet::event("/", "ev", args.clone());
+            let message =
+                Message::broadcast("me", &packet, &BroadcastOptions::default()).expect("event");
+            let bytes = message.to_sharded().expect("encodable");
+            let binary = matches!(args[0], Value::Binary(_));
+            assert_eq!(bytes.first() == Some(&b'{'), !binary);
+            let back = Message::from_sharded(&bytes).expect("decodable");
+            assert_eq!(back.kind, kind::BROADCAST);
+            assert_eq!(back.broadcast_parts().expect("broadcast").0, packet);
+        }
+        let node = br#"{"uid":"n","nsp":"/","type":7,"data":{"opts":{"rooms":[],"except":[],"flags":{}},"requestId":"x"}}"#;
+        let message = Message::from_sharded(node).expect("valid");
+        assert_eq!(
+            (message.kind, message.request_id().as_deref()),
+            (kind::FETCH_SOCKETS, Some("x"))
+        );
+        for bad in [&b"{oops"[..], b"[1]", b"\xc1", b""] {
+            assert!(Message::from_sharded(bad).is_err());
+        }
     }
 
     #[test]
