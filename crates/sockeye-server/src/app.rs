@@ -66,6 +66,12 @@ pub async fn build(config: Config) -> Result<(Router, Gateway), StartError> {
         .transports(transports)
         .allow_eio3(engine.allow_eio3)
         .max_queue(engine.max_queue);
+    if engine.recovery_window_ms > 0 {
+        builder = builder.connection_state_recovery(sockeye::RecoveryConfig {
+            max_disconnection_duration: Duration::from_millis(engine.recovery_window_ms),
+            ..Default::default()
+        });
+    }
     if let Some(max) = engine.max_connections {
         builder = builder.max_sessions(max);
     }

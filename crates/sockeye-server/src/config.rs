@@ -149,6 +149,10 @@ pub struct EngineOptions {
     pub max_payload: usize,
     pub upgrade_timeout_ms: u64,
     pub connect_timeout_ms: u64,
+    /// Connection state recovery window (`connectionStateRecovery.maxDisconnectionDuration`):
+    /// a client that lost its connection and comes back within it keeps its id, rooms and
+    /// data and receives the broadcasts it missed. 0 (the default) turns it off.
+    pub recovery_window_ms: u64,
     /// `polling`, `websocket`, or both.
     pub transports: Vec<String>,
     pub allow_eio3: bool,
@@ -175,6 +179,7 @@ impl Default for EngineOptions {
             max_payload: 1_000_000,
             upgrade_timeout_ms: 10_000,
             connect_timeout_ms: 45_000,
+            recovery_window_ms: 0,
             transports: vec!["polling".into(), "websocket".into()],
             allow_eio3: true,
             max_queue: 1024,
@@ -442,6 +447,14 @@ pub struct Cli {
         help_heading = "Engine"
     )]
     pub connect_timeout: Option<u64>,
+    /// Milliseconds a disconnected client may come back within and recover its socket and missed broadcasts (connection state recovery; 0 = off) [default: 0]
+    #[arg(
+        long,
+        env = "SOCKEYE_RECOVERY_WINDOW",
+        value_name = "MS",
+        help_heading = "Engine"
+    )]
+    pub recovery_window: Option<u64>,
     /// Transports offered: polling, websocket (comma-separated) [default: polling,websocket]
     #[arg(
         long,
@@ -661,6 +674,7 @@ impl Cli {
         set(&mut engine.max_payload, self.max_payload);
         set(&mut engine.upgrade_timeout_ms, self.upgrade_timeout);
         set(&mut engine.connect_timeout_ms, self.connect_timeout);
+        set(&mut engine.recovery_window_ms, self.recovery_window);
         set(&mut engine.transports, self.transports);
         set(&mut engine.allow_eio3, self.allow_eio3);
         set(&mut engine.max_queue, self.max_queue);

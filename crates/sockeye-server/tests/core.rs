@@ -580,3 +580,81 @@ fn connection_cap_and_handshake_rate_refuse_with_clear_answers() {
     // The existing sessions are not affected: other routes still answer.
     assert_eq!(http_get(limited.addr, "/health", &[]).status, 200);
 }
+
+/// `POST /api/emit` with key `k`; returns the status (202 when accepted).
+fn api_emit(addr: SocketAddr, body: &str) -> u16 {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(PATIENCE)).ok();
+    let request = format!(
+        "POST /api/emit HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nAuthorization: Bearer k\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).expect("write");
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).expect("read");
+    raw.split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status")
+}
+
+/// The last argument of an event packet `42[…]`: the recovery offset.
+fn offset_of(packet: &str) -> String {
+    let args: serde_json::Value =
+        serde_json::from_str(packet.strip_prefix("42").expect("an event")).expect("JSON");
+    args.as_array()
+        .and_then(|a| a.last())
+        .and_then(|v| v.as_str())
+        .expect("an offset as last argument")
+        .to_string()
+}
+
+#[test]
+fn a_dropped_client_recovers_its_socket_and_missed_events() {
+    let gateway = Gateway::start(&["--recovery-window", "30000", "--api-key", "k"]);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let (ws, connected) = rt.block_on(socket_io_client(&gateway.ws_url()));
+    let first: serde_json::Value =
+        serde_json::from_str(connected.strip_prefix("40").expect("connected")).expect("JSON");
+    let (sid, pid) = (first["sid"].clone(), first["pid"].clone());
+    assert!(pid.is_string(), "a pid when recovery is on: {connected}");
+
+    let mut ws = ws;
+    assert_eq!(
+        api_emit(gateway.addr, r#"{"event":"news","args":[1]}"#),
+        202
+    );
+    let seen = rt.block_on(next_text(&mut ws)).expect("news 1");
+    assert!(seen.starts_with(r#"42["news",1,"#), "{seen}");
+    let offset = offset_of(&seen);
+
+    // The connection dies without a goodbye; the server keeps the session.
+    drop(ws);
+    eventually("the gateway to notice the lost connection", || {
+        let metrics = gateway.get("/metrics").text();
+        (metric(&metrics, "sockeye_connections") == Some(0)).then_some(())
+    });
+    assert_eq!(
+        api_emit(gateway.addr, r#"{"event":"news","args":[2]}"#),
+        202
+    );
+
+    let again = rt.block_on(async {
+        let (mut ws, _) = tokio_tungstenite::connect_async(gateway.ws_url())
+            .await
+            .expect("websocket handshake");
+        next_text(&mut ws).await.expect("open packet");
+        let auth = serde_json::json!({ "pid": pid, "offset": offset });
+        ws.send(Message::text(format!("40{auth}")))
+            .await
+            .expect("send connect");
+        let connected = next_text(&mut ws).await.expect("connect answer");
+        let missed = next_text(&mut ws).await.expect("the missed event");
+        (connected, missed)
+    });
+    let recovered: serde_json::Value =
+        serde_json::from_str(again.0.strip_prefix("40").expect("connected")).expect("JSON");
+    assert_eq!(recovered["sid"], sid, "the same socket id after recovery");
+    assert!(again.1.starts_with(r#"42["news",2,"#), "{}", again.1);
+}
