@@ -151,7 +151,8 @@ pub struct EngineOptions {
     pub connect_timeout_ms: u64,
     /// Connection state recovery window (`connectionStateRecovery.maxDisconnectionDuration`):
     /// a client that lost its connection and comes back within it keeps its id, rooms and
-    /// data and receives the broadcasts it missed. 0 (the default) turns it off.
+    /// data and receives the broadcasts it missed. 0 (the default) turns it off. Without
+    /// effect with `--redis`: the classic adapter keeps no sessions (as in Node.js).
     pub recovery_window_ms: u64,
     /// `polling`, `websocket`, or both.
     pub transports: Vec<String>,
