@@ -72,7 +72,7 @@ impl Engine {
             self.clone(),
             sid.clone(),
             protocol,
-            request,
+            request.into_session_copy(),
             transport,
             polling_b64,
         );
