@@ -20,7 +20,7 @@ use crate::{
 /// Tiny on purpose: idle connections dominate a busy server and each one holds this
 /// buffer for its whole life. The socket itself is read in large chunks, into a buffer
 /// that lives only while the data is being taken (websocket/read_on_demand.rs).
-const WS_READ_BUFFER: usize = 256;
+const WS_READ_BUFFER: usize = 128;
 /// Frames are handed to the socket once this much is buffered (and at every flush, once
 /// per batch).
 const WS_WRITE_BUFFER: usize = 4 * 1024;
