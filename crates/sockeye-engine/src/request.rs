@@ -21,7 +21,10 @@ const UPGRADE_ONLY: [HeaderName; 5] = [
 
 /// The handshake request: headers, query, origin, cookies and the peer's address.
 /// Seen by the [`AllowRequest`](crate::AllowRequest) hook and kept by the session
-/// (Socket.IO middleware authenticates from it).
+/// (Socket.IO middleware authenticates from it). The session's copy leaves out the
+/// headers that only carried a websocket upgrade (`Connection`, `Upgrade`,
+/// `Sec-WebSocket-Key`, `-Version` and `-Extensions`), as a session opened over
+/// polling never had them.
 #[derive(Debug, Clone)]
 pub struct RequestInfo {
     pub method: Method,
