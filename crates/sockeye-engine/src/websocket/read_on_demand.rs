@@ -53,6 +53,9 @@ impl<S: AsyncRead + Unpin> AsyncRead for ReadOnDemand<S> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        if buf.remaining() == 0 {
+            return Poll::Ready(Ok(()));
+        }
         if this.start < this.pending.len() {
             this.hand_out(buf);
             return Poll::Ready(Ok(()));
