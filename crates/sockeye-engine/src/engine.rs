@@ -16,10 +16,11 @@ use crate::{
     Transport,
 };
 
-/// Websocket read buffer per connection. Small on purpose: idle connections dominate
-/// a busy server and each one holds this buffer for its whole life; large messages
-/// still arrive, in more reads.
-const WS_READ_BUFFER: usize = 2 * 1024;
+/// tungstenite's read buffer per connection, which is also the most it reads per call.
+/// Tiny on purpose: idle connections dominate a busy server and each one holds this
+/// buffer for its whole life. The socket itself is read in large chunks, into a buffer
+/// that lives only while the data is being taken (websocket/read_on_demand.rs).
+const WS_READ_BUFFER: usize = 128;
 /// Frames are handed to the socket once this much is buffered (and at every flush, once
 /// per batch).
 const WS_WRITE_BUFFER: usize = 4 * 1024;
@@ -71,7 +72,7 @@ impl Engine {
             self.clone(),
             sid.clone(),
             protocol,
-            request,
+            request.into_session_copy(),
             transport,
             polling_b64,
         );

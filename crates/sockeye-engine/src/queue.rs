@@ -103,6 +103,18 @@ impl Queue {
         self.release_memory();
     }
 
+    /// Takes every queued item by handing over the queue's buffer (and taking `out`'s,
+    /// when `out` is empty): no copy, and an idle session keeps no buffer once the
+    /// taker frees it.
+    pub(crate) fn take_all_into(&mut self, out: &mut VecDeque<Item>) {
+        if out.is_empty() {
+            std::mem::swap(&mut self.items, out);
+        } else {
+            out.extend(self.items.drain(..));
+            self.release_memory();
+        }
+    }
+
     /// Drops every queued item (an abrupt close).
     pub(crate) fn clear(&mut self) {
         self.items = VecDeque::new();
@@ -164,6 +176,21 @@ mod tests {
         let mut out = Vec::new();
         q.take_all(&mut out);
         assert_eq!(out[0].size(), 2 + 3);
+    }
+
+    #[test]
+    fn take_all_into_hands_over_the_buffer_in_order() {
+        let mut q = Queue::default();
+        q.push_out(msg("a"), 10).ok();
+        q.push_control(Control::Ping, 10).ok();
+        let mut out = VecDeque::new();
+        q.take_all_into(&mut out);
+        assert_eq!(q.items.capacity(), 0);
+        q.push_out(msg("b"), 10).ok();
+        q.take_all_into(&mut out);
+        let sizes: Vec<usize> = out.iter().map(Item::size).collect();
+        assert_eq!(sizes, vec![2, 1, 2]);
+        assert!(q.is_empty());
     }
 
     #[test]

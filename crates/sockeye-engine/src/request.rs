@@ -3,11 +3,28 @@
 use std::borrow::Cow;
 use std::net::SocketAddr;
 
-use http::{HeaderMap, HeaderValue, Method, Uri};
+use bytes::Bytes;
+use http::header::{
+    CONNECTION, SEC_WEBSOCKET_EXTENSIONS, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION, UPGRADE,
+};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
+
+/// Headers that only carry the websocket upgrade itself: a session does not keep them
+/// (a session opened over polling never had them either).
+const UPGRADE_ONLY: [HeaderName; 5] = [
+    CONNECTION,
+    UPGRADE,
+    SEC_WEBSOCKET_KEY,
+    SEC_WEBSOCKET_VERSION,
+    SEC_WEBSOCKET_EXTENSIONS,
+];
 
 /// The handshake request: headers, query, origin, cookies and the peer's address.
 /// Seen by the [`AllowRequest`](crate::AllowRequest) hook and kept by the session
-/// (Socket.IO middleware authenticates from it).
+/// (Socket.IO middleware authenticates from it). The session's copy leaves out the
+/// headers that only carried a websocket upgrade (`Connection`, `Upgrade`,
+/// `Sec-WebSocket-Key`, `-Version` and `-Extensions`), as a session opened over
+/// polling never had them.
 #[derive(Debug, Clone)]
 pub struct RequestInfo {
     pub method: Method,
@@ -48,6 +65,34 @@ impl RequestInfo {
             headers,
             remote_addr,
         }
+    }
+
+    /// The copy a session keeps for its whole life: without the headers that only
+    /// carried the websocket upgrade (`Connection`, `Upgrade`, `Sec-WebSocket-Key`,
+    /// `-Version`, `-Extensions`), and with every header value in one shared buffer
+    /// instead of one allocation each.
+    pub(crate) fn into_session_copy(self) -> Self {
+        let kept = || {
+            self.headers
+                .iter()
+                .filter(|(name, _)| !UPGRADE_ONLY.contains(name))
+        };
+        let mut buffer = Vec::with_capacity(kept().map(|(_, v)| v.len()).sum());
+        for (_, value) in kept() {
+            buffer.extend_from_slice(value.as_bytes());
+        }
+        let buffer = Bytes::from(buffer);
+        let mut headers = HeaderMap::with_capacity(kept().count());
+        let mut at = 0;
+        for (name, value) in kept() {
+            let end = at + value.len();
+            let mut copy = HeaderValue::from_maybe_shared(buffer.slice(at..end))
+                .unwrap_or_else(|_| value.clone());
+            copy.set_sensitive(value.is_sensitive());
+            headers.append(name.clone(), copy);
+            at = end;
+        }
+        RequestInfo { headers, ..self }
     }
 
     /// A query parameter, percent-decoded.
@@ -119,6 +164,40 @@ fn hex(b: &u8) -> Option<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_session_copy_keeps_every_header_but_the_upgrade_ones() {
+        let req = http::Request::get("/engine.io/?EIO=4&transport=websocket")
+            .header("host", "example.com")
+            .header("connection", "Upgrade")
+            .header("upgrade", "websocket")
+            .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+            .header("sec-websocket-version", "13")
+            .header("sec-websocket-protocol", "token")
+            .header("cookie", "a=1")
+            .header("cookie", "b=2")
+            .header("authorization", "Bearer x")
+            .body(())
+            .unwrap_or_default();
+        let copy = RequestInfo::from_request(&req).into_session_copy();
+        let headers: Vec<(&str, &[u8])> = copy
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_bytes()))
+            .collect();
+        assert_eq!(
+            headers,
+            vec![
+                ("host", &b"example.com"[..]),
+                ("sec-websocket-protocol", b"token"),
+                ("cookie", b"a=1"),
+                ("cookie", b"b=2"),
+                ("authorization", b"Bearer x"),
+            ]
+        );
+        assert_eq!(copy.cookie("b"), Some("2"));
+        assert_eq!(copy.query("EIO").as_deref(), Some("4"));
+    }
 
     #[test]
     fn decodes_query_values() {

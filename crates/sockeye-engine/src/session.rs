@@ -11,6 +11,7 @@
 //! The handler is always called with the lock released.
 
 use crate::stats::{Stats, STATS};
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -515,15 +516,15 @@ impl EngineSocket {
     }
 
     /// Takes everything queued for the websocket writer.
-    pub(crate) fn take_ws(&self, out: &mut Vec<Item>) -> Drain {
+    pub(crate) fn take_ws(&self, out: &mut VecDeque<Item>) -> Drain {
         let mut st = self.inner.state.lock();
         match st.phase {
             Phase::Open => {
-                st.queue.take_all(out);
+                st.queue.take_all_into(out);
                 Drain::Open
             }
             Phase::Closing => {
-                st.queue.take_all(out);
+                st.queue.take_all_into(out);
                 drop(st);
                 self.finish_close();
                 Drain::ThenClose

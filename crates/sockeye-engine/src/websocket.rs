@@ -27,6 +27,9 @@ use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage, Utf8Bytes};
 use tokio_tungstenite::WebSocketStream;
 
+mod read_on_demand;
+
+use self::read_on_demand::ReadOnDemand;
 use crate::engine::Engine;
 use crate::packet::{self, Inbound};
 use crate::queue::Item;
@@ -38,9 +41,6 @@ use crate::{
 
 /// How long a closing connection waits for the client's close frame.
 const CLOSE_LINGER: Duration = Duration::from_secs(1);
-/// Write buffers (queued items, frames) that grew past this many entries are freed
-/// once written, so an idle connection does not keep the memory of a burst.
-const OUT_KEEP: usize = 16;
 
 /// What the websocket is for.
 pub(crate) enum Mode {
@@ -117,7 +117,9 @@ pub(crate) fn accept<B>(
     res
 }
 
-/// The connection's task.
+/// The connection's task. The websocket lives here and is only borrowed by the
+/// steps below, so that the task holds one copy of it (a value moved into an inner
+/// future would be stored twice in this one, for the connection's whole life).
 async fn run(engine: Arc<Engine>, on_upgrade: OnUpgrade, mode: Mode, b64: bool) {
     let upgraded = match on_upgrade.await {
         Ok(upgraded) => upgraded,
@@ -130,29 +132,43 @@ async fn run(engine: Arc<Engine>, on_upgrade: OnUpgrade, mode: Mode, b64: bool) 
         }
     };
     let mut ws = WebSocketStream::from_raw_socket(
-        TokioIo::new(upgraded),
+        ReadOnDemand::new(TokioIo::new(upgraded)),
         Role::Server,
         Some(engine.ws_config()),
     )
     .await;
-    match mode {
+    let socket = match mode {
         Mode::Handshake { request, protocol } => {
             let socket = engine.open_session(*request, protocol, Transport::Websocket, false);
             socket.push_open_packet(engine.open_packet(socket.sid(), Transport::Websocket));
             tracing::debug!(sid = %socket.sid(), ?protocol, "websocket session opened");
             engine.handler.on_open(&socket);
-            serve(ws, socket, b64).await;
+            socket
         }
         Mode::Upgrade { socket } => {
-            // Boxed, like the closing handshake below: each runs once per connection,
+            // Boxed, like the closing handshakes below: each runs once per connection,
             // and inline they would make every connection's task larger for its life.
-            if Box::pin(probe(&mut ws, &socket, engine.config.upgrade_timeout)).await {
-                serve(ws, socket, b64).await;
-            } else {
+            if !Box::pin(probe(&mut ws, &socket, engine.config.upgrade_timeout)).await {
                 socket.cancel_upgrade();
-                Box::pin(close_connection(ws, None)).await;
+                Box::pin(close_connection(&mut ws, None)).await;
+                return;
             }
+            socket
         }
+    };
+    match serve(&mut ws, socket, b64).await {
+        End::Closed => Box::pin(close_connection(&mut ws, None)).await,
+        End::TooLarge => {
+            let frame = CloseFrame {
+                code: CloseCode::Size,
+                reason: Utf8Bytes::from_static(""),
+            };
+            Box::pin(close_connection(&mut ws, Some(frame))).await
+        }
+        End::PeerClosed => {
+            let _ = Box::pin(tokio::time::timeout(CLOSE_LINGER, ws.flush())).await;
+        }
+        End::Gone => {}
     }
 }
 
@@ -224,14 +240,14 @@ enum End {
     Gone,
 }
 
-/// Serves an open session over websocket until it closes.
-async fn serve<S>(mut ws: WebSocketStream<S>, socket: EngineSocket, b64: bool)
+/// Serves an open session over websocket until it closes; the caller closes the
+/// connection as the returned [`End`] says.
+async fn serve<S>(ws: &mut WebSocketStream<S>, socket: EngineSocket, b64: bool) -> End
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let protocol = socket.protocol();
-    let mut out: VecDeque<WsMessage> = VecDeque::new();
-    let mut batch: Vec<Item> = Vec::new();
+    let mut out = Pending::default();
     // A batch was fed and is being written and flushed.
     let mut writing = false;
     // The session closed gracefully: close the connection once the batch is written.
@@ -256,7 +272,7 @@ where
             break End::Closed;
         }
         if !writing && !then_close {
-            match socket.take_ws(&mut batch) {
+            match socket.take_ws(&mut out.items) {
                 Drain::Open => {}
                 Drain::ThenClose => {
                     then_close = true;
@@ -264,13 +280,7 @@ where
                 }
                 Drain::Closed => break End::Closed,
             }
-            for item in batch.drain(..) {
-                push_frames(item, protocol, b64, &mut out);
-            }
-            if batch.capacity() > OUT_KEEP {
-                batch = Vec::new();
-            }
-            writing = !out.is_empty();
+            writing = !out.items.is_empty();
         }
         if then_close {
             if !writing {
@@ -294,7 +304,7 @@ where
         // its own replies; timers are checked at the top of every turn anyway.
         let event = poll_fn(|cx| {
             if writing {
-                if let Poll::Ready(result) = poll_write(cx, &mut ws, &mut out) {
+                if let Poll::Ready(result) = poll_write(cx, ws, &mut out, protocol, b64) {
                     return Poll::Ready(Event::Written(result));
                 }
             }
@@ -354,9 +364,6 @@ where
             }
             Event::Written(Ok(())) => {
                 writing = false;
-                if out.capacity() > OUT_KEEP {
-                    out = VecDeque::new();
-                }
             }
             Event::Written(Err(error)) => {
                 tracing::debug!(sid = %socket.sid(), %error, "websocket write error");
@@ -368,43 +375,53 @@ where
         }
     };
 
-    match end {
-        End::Closed => close_connection(ws, None).await,
-        End::TooLarge => {
-            let frame = CloseFrame {
-                code: CloseCode::Size,
-                reason: Utf8Bytes::from_static(""),
-            };
-            close_connection(ws, Some(frame)).await
-        }
-        End::PeerClosed => {
-            let _ = tokio::time::timeout(CLOSE_LINGER, ws.flush()).await;
-        }
-        End::Gone => {}
-    }
+    end
 }
 
-/// Feeds every pending frame, then flushes. Frames stay in `out` until tungstenite
-/// accepts them, so a write interrupted by another event loses nothing.
+/// What is being written: the items taken from the queue, and how many frames of the
+/// first one tungstenite already took. Frames are made as tungstenite takes them, so
+/// nothing but the items is buffered here.
+#[derive(Default)]
+struct Pending {
+    items: VecDeque<Item>,
+    sent: usize,
+}
+
+/// Feeds every pending frame, then flushes. Items stay in `out` until tungstenite
+/// took all their frames, so a write interrupted by another event loses nothing. The
+/// items' buffer is freed once they are fed: an idle connection keeps none.
 fn poll_write<S>(
     cx: &mut Context<'_>,
     ws: &mut WebSocketStream<S>,
-    out: &mut VecDeque<WsMessage>,
+    out: &mut Pending,
+    protocol: ProtocolVersion,
+    b64: bool,
 ) -> Poll<Result<(), WsError>>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    while !out.is_empty() {
+    while let Some(item) = out.items.front() {
         ready!(Pin::new(&mut *ws).poll_ready(cx))?;
-        if let Some(frame) = out.pop_front() {
-            Pin::new(&mut *ws).start_send(frame)?;
+        match frame_of(item, out.sent, protocol, b64) {
+            Next::Frame(frame) => {
+                Pin::new(&mut *ws).start_send(frame)?;
+                out.sent += 1;
+            }
+            Next::Skip => out.sent += 1,
+            Next::Done => {
+                out.items.pop_front();
+                out.sent = 0;
+            }
         }
+    }
+    if out.items.capacity() > 0 {
+        out.items = VecDeque::new();
     }
     Pin::new(&mut *ws).poll_flush(cx)
 }
 
 /// Sends a close frame and waits briefly for the client's.
-async fn close_connection<S>(mut ws: WebSocketStream<S>, frame: Option<CloseFrame>)
+async fn close_connection<S>(ws: &mut WebSocketStream<S>, frame: Option<CloseFrame>)
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -416,36 +433,43 @@ where
     .await;
 }
 
-/// The websocket frames of one queued item.
-fn push_frames(item: Item, protocol: ProtocolVersion, b64: bool, out: &mut VecDeque<WsMessage>) {
+/// The frame at some index of a queued item.
+enum Next {
+    Frame(WsMessage),
+    /// A message that cannot be sent (text that is not UTF-8).
+    Skip,
+    /// The item has no frame at that index.
+    Done,
+}
+
+/// The websocket frame `index` of a queued item (one frame per message).
+fn frame_of(item: &Item, index: usize, protocol: ProtocolVersion, b64: bool) -> Next {
     match item {
-        Item::Control(control) => {
-            let text = match control.static_str() {
-                Some(s) => Utf8Bytes::from_static(s),
-                None => match Utf8Bytes::try_from(control.encoded()) {
-                    Ok(text) => text,
-                    Err(_) => return,
-                },
-            };
-            out.push_back(WsMessage::Text(text));
-        }
-        Item::Out(outgoing) => {
-            for message in outgoing.messages() {
-                match message {
-                    Message::Text(bytes) => match Utf8Bytes::try_from(bytes.clone()) {
-                        Ok(text) => out.push_back(WsMessage::Text(text)),
-                        Err(_) => tracing::warn!("dropped a text message that is not UTF-8"),
-                    },
-                    Message::Binary(data) if b64 => out.push_back(WsMessage::Text(
-                        packet::encode_base64_string(protocol, data).into(),
-                    )),
-                    Message::Binary(data) => out.push_back(WsMessage::Binary(match protocol {
-                        ProtocolVersion::V4 => data.clone(),
-                        ProtocolVersion::V3 => packet::encode_v3_binary_frame(data),
-                    })),
+        Item::Control(_) if index > 0 => Next::Done,
+        Item::Control(control) => match control.static_str() {
+            Some(s) => Next::Frame(WsMessage::Text(Utf8Bytes::from_static(s))),
+            None => match Utf8Bytes::try_from(control.encoded()) {
+                Ok(text) => Next::Frame(WsMessage::Text(text)),
+                Err(_) => Next::Skip,
+            },
+        },
+        Item::Out(outgoing) => match outgoing.messages().get(index) {
+            None => Next::Done,
+            Some(Message::Text(bytes)) => match Utf8Bytes::try_from(bytes.clone()) {
+                Ok(text) => Next::Frame(WsMessage::Text(text)),
+                Err(_) => {
+                    tracing::warn!("dropped a text message that is not UTF-8");
+                    Next::Skip
                 }
-            }
-        }
+            },
+            Some(Message::Binary(data)) if b64 => Next::Frame(WsMessage::Text(
+                packet::encode_base64_string(protocol, data).into(),
+            )),
+            Some(Message::Binary(data)) => Next::Frame(WsMessage::Binary(match protocol {
+                ProtocolVersion::V4 => data.clone(),
+                ProtocolVersion::V3 => packet::encode_v3_binary_frame(data),
+            })),
+        },
     }
 }
 
@@ -454,6 +478,22 @@ mod tests {
     use super::*;
     use crate::packet::Control;
     use crate::Outgoing;
+
+    /// Every frame of `item`, as the write path makes them.
+    fn push_frames(
+        item: Item,
+        protocol: ProtocolVersion,
+        b64: bool,
+        out: &mut VecDeque<WsMessage>,
+    ) {
+        for index in 0.. {
+            match frame_of(&item, index, protocol, b64) {
+                Next::Frame(frame) => out.push_back(frame),
+                Next::Skip => {}
+                Next::Done => return,
+            }
+        }
+    }
 
     #[test]
     fn frames_per_protocol() {

@@ -30,9 +30,17 @@ enum AckSink {
     Shared(mpsc::UnboundedSender<Vec<Value>>),
 }
 
+/// A socket's handlers. Every connected socket holds one for its whole life, so it is
+/// kept small: events in a vector (a socket has a few, found faster than by hashing),
+/// the other kinds behind one box allocated at the first of them.
 #[derive(Default)]
 struct Handlers {
-    events: HashMap<Box<str>, EventHandler>,
+    events: Vec<(Box<str>, EventHandler)>,
+    more: Option<Box<MoreHandlers>>,
+}
+
+#[derive(Default)]
+struct MoreHandlers {
     any: Vec<AnyHandler>,
     middleware: Vec<EventMiddleware>,
     refused: Vec<RefusedHandler>,
@@ -40,14 +48,45 @@ struct Handlers {
     disconnect: Vec<DisconnectHandler>,
 }
 
+impl Handlers {
+    fn more(&mut self) -> &mut MoreHandlers {
+        self.more.get_or_insert_with(Default::default)
+    }
+
+    fn event(&self, name: &str) -> Option<EventHandler> {
+        self.events
+            .iter()
+            .find(|(n, _)| **n == *name)
+            .map(|(_, h)| h.clone())
+    }
+}
+
+/// The `auth` kept by a socket: `None` for the usual empty object.
+fn keep_auth(auth: Value) -> Option<Box<Value>> {
+    match &auth {
+        Value::Object(map) if map.is_empty() => None,
+        _ => Some(Box::new(auth)),
+    }
+}
+
+/// The application data kept by a socket: `None` for null.
+fn keep_data(data: Value) -> Option<Box<Value>> {
+    match data {
+        Value::Null => None,
+        data => Some(Box::new(data)),
+    }
+}
+
 pub(crate) struct SocketInner {
     id: SocketId,
     pub(crate) ns: Arc<NamespaceInner>,
     pub(crate) client: Arc<Client>,
-    auth: Value,
+    /// `None` for an empty object (see [`keep_auth`]).
+    auth: Option<Box<Value>>,
     handlers: RwLock<Handlers>,
     acks: Mutex<HashMap<u64, AckSink>>,
-    data: RwLock<Value>,
+    /// `None` for null (see [`keep_data`]).
+    data: RwLock<Option<Box<Value>>>,
     connected: AtomicBool,
     /// The private session id of connection state recovery (v5 clients, recovery on).
     pid: Option<Arc<str>>,
@@ -100,10 +139,10 @@ impl Socket {
                 id,
                 ns,
                 client,
-                auth,
+                auth: keep_auth(auth),
                 handlers: RwLock::new(Handlers::default()),
                 acks: Mutex::new(HashMap::new()),
-                data: RwLock::new(Value::Null),
+                data: RwLock::new(None),
                 connected: AtomicBool::new(false),
                 pid,
                 recovered: false,
@@ -131,10 +170,10 @@ impl Socket {
                 id: state.sid,
                 ns,
                 client,
-                auth,
+                auth: keep_auth(auth),
                 handlers: RwLock::new(Handlers::default()),
                 acks: Mutex::new(HashMap::new()),
-                data: RwLock::new(state.data),
+                data: RwLock::new(keep_data(state.data)),
                 connected: AtomicBool::new(false),
                 pid: Some(state.pid),
                 recovered: true,
@@ -165,7 +204,11 @@ impl Socket {
 
     /// The CONNECT payload (`auth` option of the client), `{}` when there was none.
     pub fn auth(&self) -> &Value {
-        &self.inner.auth
+        static EMPTY: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+        match &self.inner.auth {
+            Some(auth) => auth,
+            None => EMPTY.get_or_init(|| Value::Object(crate::value::Map::new())),
+        }
     }
 
     /// The HTTP request that opened the connection (headers, cookies, query, address).
@@ -197,12 +240,17 @@ impl Socket {
 
     /// The application's data attached to the socket.
     pub fn data(&self) -> Value {
-        self.inner.data.read().clone()
+        self.inner
+            .data
+            .read()
+            .as_deref()
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Replaces the application's data attached to the socket.
     pub fn set_data(&self, data: impl Into<Value>) {
-        *self.inner.data.write() = data.into();
+        *self.inner.data.write() = keep_data(data.into());
     }
 
     /// Registers the handler of an event. The handler's `Event` carries the arguments
@@ -213,16 +261,21 @@ impl Socket {
         Fut: Future<Output = ()> + Send + 'static,
     {
         let handler: EventHandler = Arc::new(move |s, e| Box::pin(handler(s, e)));
-        self.inner
-            .handlers
-            .write()
-            .events
-            .insert(event.into(), handler);
+        let mut handlers = self.inner.handlers.write();
+        match handlers.events.iter_mut().find(|(n, _)| **n == *event) {
+            Some((_, h)) => *h = handler,
+            None => handlers.events.push((event.into(), handler)),
+        }
     }
 
     /// Registers a handler called with every incoming event, before its own handler.
     pub fn on_any(&self, handler: impl Fn(&Socket, &Event) + Send + Sync + 'static) {
-        self.inner.handlers.write().any.push(Arc::new(handler));
+        self.inner
+            .handlers
+            .write()
+            .more()
+            .any
+            .push(Arc::new(handler));
     }
 
     /// Adds a per-event middleware (like `socket.use`): it may change the event, or
@@ -235,6 +288,7 @@ impl Socket {
         self.inner
             .handlers
             .write()
+            .more()
             .middleware
             .push(Arc::new(middleware));
     }
@@ -244,7 +298,12 @@ impl Socket {
         &self,
         handler: impl Fn(&Socket, &Event, &EventRefused) + Send + Sync + 'static,
     ) {
-        self.inner.handlers.write().refused.push(Arc::new(handler));
+        self.inner
+            .handlers
+            .write()
+            .more()
+            .refused
+            .push(Arc::new(handler));
     }
 
     /// Called when the socket is about to disconnect, while it is still in its rooms.
@@ -255,6 +314,7 @@ impl Socket {
         self.inner
             .handlers
             .write()
+            .more()
             .disconnecting
             .push(Arc::new(handler));
     }
@@ -268,6 +328,7 @@ impl Socket {
         self.inner
             .handlers
             .write()
+            .more()
             .disconnect
             .push(Arc::new(move |s, r| Box::pin(handler(s, r))));
     }
@@ -542,10 +603,12 @@ impl Socket {
     fn on_event(&self, mut event: Event) {
         let (middleware, any, handler) = {
             let h = self.inner.handlers.read();
+            let more = h.more.as_deref();
             (
-                (!h.middleware.is_empty()).then(|| h.middleware.clone()),
-                (!h.any.is_empty()).then(|| h.any.clone()),
-                h.events.get(event.name.as_str()).cloned(),
+                more.filter(|m| !m.middleware.is_empty())
+                    .map(|m| m.middleware.clone()),
+                more.filter(|m| !m.any.is_empty()).map(|m| m.any.clone()),
+                h.event(&event.name),
             )
         };
         // As in the reference server, catch-all handlers see every event, even those a
@@ -555,7 +618,14 @@ impl Socket {
         }
         for mw in middleware.iter().flatten() {
             if let Err(refused) = mw(self, &mut event) {
-                let refused_handlers = self.inner.handlers.read().refused.clone();
+                let refused_handlers = self
+                    .inner
+                    .handlers
+                    .read()
+                    .more
+                    .as_deref()
+                    .map(|m| m.refused.clone())
+                    .unwrap_or_default();
                 if refused_handlers.is_empty() {
                     tracing::debug!(sid = %self.id(), event = %event.name, %refused, "event refused by middleware");
                 }
@@ -577,8 +647,10 @@ impl Socket {
             return;
         }
         let (disconnecting, disconnect) = {
-            let h = self.inner.handlers.read();
-            (h.disconnecting.clone(), h.disconnect.clone())
+            match self.inner.handlers.read().more.as_deref() {
+                Some(m) => (m.disconnecting.clone(), m.disconnect.clone()),
+                None => (Vec::new(), Vec::new()),
+            }
         };
         for h in &disconnecting {
             h(self, reason);

@@ -116,7 +116,7 @@ fn full_queue_closes_as_slow_client() {
     assert_eq!(rec.closes(), vec![CloseReason::SlowClient]);
     assert!(!socket.is_open());
     assert_eq!(engine.count(), 0);
-    let mut out = Vec::new();
+    let mut out = std::collections::VecDeque::new();
     assert_eq!(socket.take_ws(&mut out), Drain::Closed);
     assert!(out.is_empty(), "an abrupt close drops the queue");
 }
@@ -157,9 +157,9 @@ fn upgrade_state_machine() {
         vec!["6"],
         "a stray GET does not steal the queue"
     );
-    let mut out = Vec::new();
+    let mut out = std::collections::VecDeque::new();
     assert_eq!(socket.take_ws(&mut out), Drain::Open);
-    assert_eq!(texts(&out), vec!["4late"]);
+    assert_eq!(texts(out.make_contiguous()), vec!["4late"]);
     assert!(!socket.begin_upgrade(), "already upgraded");
     assert!(!socket.complete_upgrade());
 }
@@ -207,9 +207,9 @@ fn graceful_close_over_websocket() {
     let socket = open(&engine, ProtocolVersion::V4, Transport::Websocket);
     socket.send(Message::text("a")).ok();
     socket.close();
-    let mut out = Vec::new();
+    let mut out = std::collections::VecDeque::new();
     assert_eq!(socket.take_ws(&mut out), Drain::ThenClose);
-    assert_eq!(texts(&out), vec!["4a"]);
+    assert_eq!(texts(out.make_contiguous()), vec!["4a"]);
     assert_eq!(engine.count(), 0);
 }
 
