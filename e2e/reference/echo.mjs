@@ -1,5 +1,5 @@
 // Reference `echo` fixture (see e2e/FIXTURES.md) on the Node.js socket.io 4.8 server.
-// Usage: node e2e/reference/echo.mjs --port PORT [--parser msgpack] [--recovery-ms MS [--recovery-with-middlewares]]
+// Usage: node e2e/reference/echo.mjs --port PORT [--parser msgpack] [--recovery-ms MS [--recovery-with-middlewares]] [--max-queue N]
 import http from 'node:http';
 import { parseArgs } from 'node:util';
 import { Server } from 'socket.io';
@@ -11,10 +11,15 @@ const { values: opts } = parseArgs({
     parser: { type: 'string', default: 'json' },
     'recovery-ms': { type: 'string' },
     'recovery-with-middlewares': { type: 'boolean', default: false },
+    // Accepted for symmetry: the reference server has no outgoing queue cap.
+    'max-queue': { type: 'string' },
   },
 });
 if (!opts.port) throw new Error('--port is required');
 if (!['json', 'msgpack'].includes(opts.parser)) throw new Error(`unknown parser ${opts.parser}`);
+
+// Why each socket disconnected (socket id -> reason), for the `stats` event.
+const disconnects = {};
 
 const httpServer = http.createServer();
 const io = new Server(httpServer, {
@@ -81,6 +86,15 @@ function setup(nsp) {
     on('volatile-request', ([n], ack) => {
       for (let i = 0; i < n; i++) socket.volatile.emit('volatile', i);
       ack('ok');
+    });
+    on('to-room-volatile', ([room, n], ack) => {
+      for (let i = 0; i < n; i++) socket.to(room).volatile.emit('room-volatile', i);
+      ack('ok');
+    });
+    // No engine counters in the reference server: `engine` is null.
+    on('stats', (args, ack) => ack({ engine: null, disconnects }));
+    socket.on('disconnect', (reason) => {
+      disconnects[socket.id] = reason;
     });
     on('server-ack-request', (args) => {
       socket.timeout(1000).emit('server-ack', ...args, (err, ...reply) => {

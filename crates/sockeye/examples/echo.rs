@@ -1,10 +1,10 @@
 //! The `echo` fixture of the end-to-end tests (see e2e/FIXTURES.md).
 //!
 //! `cargo run --release --example echo -- --port PORT [--parser msgpack] [--recovery-ms MS
-//! [--recovery-with-middlewares]]`
+//! [--recovery-with-middlewares]] [--max-queue N]`
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use clap::Parser;
@@ -27,7 +27,14 @@ struct Args {
     /// With recovery on, recovered sockets run the connect middleware too.
     #[arg(long)]
     recovery_with_middlewares: bool,
+    /// Capacity of each connection's outgoing queue (packets); default the library's.
+    #[arg(long)]
+    max_queue: Option<usize>,
 }
+
+/// Why each socket of the process disconnected (socket id, reason), for the `stats`
+/// event. Test processes are short-lived, so this simply grows.
+static DISCONNECTS: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
@@ -52,6 +59,9 @@ async fn main() -> std::io::Result<()> {
             skip_middlewares: !args.recovery_with_middlewares,
             ..RecoveryConfig::default()
         });
+    }
+    if let Some(items) = args.max_queue {
+        builder = builder.max_queue(items);
     }
     let io = builder.build();
 
@@ -81,6 +91,11 @@ async fn refuse_on_request(socket: Socket) -> Result<(), ConnectError> {
 
 async fn on_connection(socket: Socket) {
     socket.emit("auth", (socket.auth().clone(),)).ok();
+    socket.on_disconnect(|socket: Socket, reason| async move {
+        if let Ok(mut list) = DISCONNECTS.lock() {
+            list.push((socket.id().to_string(), reason.as_str().to_string()));
+        }
+    });
 
     let count = Arc::new(AtomicUsize::new(0));
     let counter = count.clone();
@@ -141,6 +156,26 @@ async fn on_connection(socket: Socket) {
             event.ack(("ok",)).ok();
         },
     );
+    socket.on(
+        "to-room-volatile",
+        |socket: Socket, mut event: Event| async move {
+            let room = event.arg(0).and_then(Value::as_str).map(str::to_string);
+            let n = event.arg(1).and_then(Value::as_u64).unwrap_or(0);
+            if let Some(room) = room {
+                for i in 0..n {
+                    socket
+                        .to(room.clone())
+                        .volatile()
+                        .emit("room-volatile", (i,))
+                        .ok();
+                }
+            }
+            event.ack(("ok",)).ok();
+        },
+    );
+    socket.on("stats", |_: Socket, mut event: Event| async move {
+        event.ack((stats(),)).ok();
+    });
     socket.on(
         "server-ack-request",
         |socket: Socket, event: Event| async move {
@@ -207,4 +242,24 @@ async fn on_connection(socket: Socket) {
             event.ack((seen,)).ok();
         }
     });
+}
+
+/// The `stats` answer: the engine's counters and every disconnect reason so far.
+fn stats() -> Value {
+    let engine = sockeye_engine::stats();
+    let mut counters = sockeye::Map::new();
+    counters.insert("sessionsOpen".into(), engine.sessions_open().into());
+    counters.insert("messagesOut".into(), engine.messages_out.into());
+    counters.insert("volatileDropped".into(), engine.volatile_dropped.into());
+    counters.insert("slowClientCloses".into(), engine.slow_client_closes.into());
+    let mut disconnects = sockeye::Map::new();
+    if let Ok(list) = DISCONNECTS.lock() {
+        for (id, reason) in list.iter() {
+            disconnects.insert(id.clone(), reason.clone().into());
+        }
+    }
+    let mut out = sockeye::Map::new();
+    out.insert("engine".into(), Value::Object(counters));
+    out.insert("disconnects".into(), Value::Object(disconnects));
+    Value::Object(out)
 }

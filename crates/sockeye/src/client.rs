@@ -147,6 +147,18 @@ impl Client {
     }
 
     fn connect(self: &Arc<Self>, io: &Arc<IoInner>, nsp: &str, auth: Option<Value>) {
+        // Checked before the lookup, which creates dynamic namespaces.
+        let joined = self.sockets.lock().len() + self.connecting.lock().len();
+        if joined >= io.config.max_namespaces_per_connection {
+            tracing::debug!(sid = %self.sid(), nsp, joined, "refusing a namespace: too many on this connection");
+            let error = ConnectError::new("Too many namespaces");
+            self.send_packet(&Packet {
+                nsp: nsp.to_string(),
+                id: None,
+                data: PacketData::ConnectError(self.connect_error_data(&error)),
+            });
+            return;
+        }
         let Some(ns) = io.namespace_for(nsp) else {
             self.send_packet(&Packet {
                 nsp: nsp.to_string(),
