@@ -1,5 +1,5 @@
 // Reference `echo` fixture (see e2e/FIXTURES.md) on the Node.js socket.io 4.8 server.
-// Usage: node e2e/reference/echo.mjs --port PORT [--parser msgpack] [--recovery-ms MS [--recovery-with-middlewares]] [--max-queue N]
+// Usage: node e2e/reference/echo.mjs --port PORT [--parser msgpack] [--recovery-ms MS [--recovery-with-middlewares]] [--max-queue N] [--ping-interval MS] [--ping-timeout MS]
 import http from 'node:http';
 import { parseArgs } from 'node:util';
 import { Server } from 'socket.io';
@@ -13,6 +13,8 @@ const { values: opts } = parseArgs({
     'recovery-with-middlewares': { type: 'boolean', default: false },
     // Accepted for symmetry: the reference server has no outgoing queue cap.
     'max-queue': { type: 'string' },
+    'ping-interval': { type: 'string', default: '300' },
+    'ping-timeout': { type: 'string', default: '200' },
   },
 });
 if (!opts.port) throw new Error('--port is required');
@@ -24,8 +26,8 @@ const disconnects = {};
 const httpServer = http.createServer();
 const io = new Server(httpServer, {
   path: '/socket.io/',
-  pingInterval: 300,
-  pingTimeout: 200,
+  pingInterval: Number(opts['ping-interval']),
+  pingTimeout: Number(opts['ping-timeout']),
   maxHttpBufferSize: 1e6,
   connectTimeout: 1000,
   allowEIO3: true,
@@ -87,8 +89,8 @@ function setup(nsp) {
       for (let i = 0; i < n; i++) socket.volatile.emit('volatile', i);
       ack('ok');
     });
-    on('to-room-volatile', ([room, n], ack) => {
-      for (let i = 0; i < n; i++) socket.to(room).volatile.emit('room-volatile', i);
+    on('to-room-volatile', ([room, n, ...args], ack) => {
+      for (let i = 0; i < n; i++) socket.to(room).volatile.emit('room-volatile', i, ...args);
       ack('ok');
     });
     // No engine counters in the reference server: `engine` is null.

@@ -1,7 +1,7 @@
 //! The `echo` fixture of the end-to-end tests (see e2e/FIXTURES.md).
 //!
 //! `cargo run --release --example echo -- --port PORT [--parser msgpack] [--recovery-ms MS
-//! [--recovery-with-middlewares]] [--max-queue N]`
+//! [--recovery-with-middlewares]] [--max-queue N] [--ping-interval MS] [--ping-timeout MS]`
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -30,6 +30,12 @@ struct Args {
     /// Capacity of each connection's outgoing queue (packets); default the library's.
     #[arg(long)]
     max_queue: Option<usize>,
+    /// Heartbeat interval (milliseconds).
+    #[arg(long, default_value_t = 300)]
+    ping_interval: u64,
+    /// Heartbeat timeout (milliseconds).
+    #[arg(long, default_value_t = 200)]
+    ping_timeout: u64,
 }
 
 /// Why each socket of the process disconnected (socket id, reason), for the `stats`
@@ -48,8 +54,8 @@ async fn main() -> std::io::Result<()> {
         _ => ParserKind::Default,
     };
     let mut builder = SocketIo::builder()
-        .ping_interval(Duration::from_millis(300))
-        .ping_timeout(Duration::from_millis(200))
+        .ping_interval(Duration::from_millis(args.ping_interval))
+        .ping_timeout(Duration::from_millis(args.ping_timeout))
         .max_payload(1_000_000)
         .connect_timeout(Duration::from_millis(1000))
         .parser(parser);
@@ -159,14 +165,19 @@ async fn on_connection(socket: Socket) {
     socket.on(
         "to-room-volatile",
         |socket: Socket, mut event: Event| async move {
-            let room = event.arg(0).and_then(Value::as_str).map(str::to_string);
-            let n = event.arg(1).and_then(Value::as_u64).unwrap_or(0);
-            if let Some(room) = room {
+            let mut args = std::mem::take(&mut event.args).into_iter();
+            let room = args.next();
+            let n = args.next().as_ref().and_then(Value::as_u64).unwrap_or(0);
+            let rest: Vec<Value> = args.collect();
+            if let Some(Value::String(room)) = room {
                 for i in 0..n {
+                    let mut packet = Vec::with_capacity(rest.len() + 1);
+                    packet.push(Value::from(i));
+                    packet.extend(rest.iter().cloned());
                     socket
                         .to(room.clone())
                         .volatile()
-                        .emit("room-volatile", (i,))
+                        .emit("room-volatile", packet)
                         .ok();
                 }
             }
