@@ -106,6 +106,12 @@ impl Client {
     }
 
     pub(crate) fn disconnect_all(&self, reason: DisconnectReason) {
+        // A session that ends before joining a namespace must not leave its connect
+        // timer (a task holding the client's allocation) running for the whole connect
+        // timeout: opening and dropping sessions fast would pile them up.
+        if let Some(timer) = self.connect_timer.lock().take() {
+            timer.abort();
+        }
         let sockets: Vec<Socket> = self.sockets.lock().drain(..).map(|(_, s)| s).collect();
         for socket in sockets {
             socket.close(reason);
