@@ -1,5 +1,5 @@
 // Reference `echo` fixture (see e2e/FIXTURES.md) on the Node.js socket.io 4.8 server.
-// Usage: node e2e/reference/echo.mjs --port PORT [--parser msgpack] [--recovery-ms MS [--recovery-with-middlewares]]
+// Usage: node e2e/reference/echo.mjs --port PORT [--parser msgpack] [--recovery-ms MS [--recovery-with-middlewares]] [--max-queue N] [--ping-interval MS] [--ping-timeout MS]
 import http from 'node:http';
 import { parseArgs } from 'node:util';
 import { Server } from 'socket.io';
@@ -11,16 +11,23 @@ const { values: opts } = parseArgs({
     parser: { type: 'string', default: 'json' },
     'recovery-ms': { type: 'string' },
     'recovery-with-middlewares': { type: 'boolean', default: false },
+    // Accepted for symmetry: the reference server has no outgoing queue cap.
+    'max-queue': { type: 'string' },
+    'ping-interval': { type: 'string', default: '300' },
+    'ping-timeout': { type: 'string', default: '200' },
   },
 });
 if (!opts.port) throw new Error('--port is required');
 if (!['json', 'msgpack'].includes(opts.parser)) throw new Error(`unknown parser ${opts.parser}`);
 
+// Why each socket disconnected (socket id -> reason), for the `stats` event.
+const disconnects = {};
+
 const httpServer = http.createServer();
 const io = new Server(httpServer, {
   path: '/socket.io/',
-  pingInterval: 300,
-  pingTimeout: 200,
+  pingInterval: Number(opts['ping-interval']),
+  pingTimeout: Number(opts['ping-timeout']),
   maxHttpBufferSize: 1e6,
   connectTimeout: 1000,
   allowEIO3: true,
@@ -81,6 +88,15 @@ function setup(nsp) {
     on('volatile-request', ([n], ack) => {
       for (let i = 0; i < n; i++) socket.volatile.emit('volatile', i);
       ack('ok');
+    });
+    on('to-room-volatile', ([room, n, ...args], ack) => {
+      for (let i = 0; i < n; i++) socket.to(room).volatile.emit('room-volatile', i, ...args);
+      ack('ok');
+    });
+    // No engine counters in the reference server: `engine` is null.
+    on('stats', (args, ack) => ack({ engine: null, disconnects }));
+    socket.on('disconnect', (reason) => {
+      disconnects[socket.id] = reason;
     });
     on('server-ack-request', (args) => {
       socket.timeout(1000).emit('server-ack', ...args, (err, ...reply) => {

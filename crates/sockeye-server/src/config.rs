@@ -43,6 +43,9 @@ pub struct Config {
     pub bridge_namespace: String,
     /// How long a graceful shutdown may take before the process exits anyway.
     pub shutdown_timeout_ms: u64,
+    /// How long a client may take to send the headers of an HTTP request; slower
+    /// connections (slowloris) are closed. Default 10 s.
+    pub header_read_timeout_ms: u64,
     /// The configuration file this was read from, if any.
     #[serde(skip)]
     pub file: Option<PathBuf>,
@@ -62,6 +65,7 @@ impl Default for Config {
             bridge_channel: None,
             bridge_namespace: "/".into(),
             shutdown_timeout_ms: 10_000,
+            header_read_timeout_ms: 10_000,
             file: None,
         }
     }
@@ -86,6 +90,7 @@ impl fmt::Debug for Config {
             .field("bridge_channel", &self.bridge_channel)
             .field("bridge_namespace", &self.bridge_namespace)
             .field("shutdown_timeout_ms", &self.shutdown_timeout_ms)
+            .field("header_read_timeout_ms", &self.header_read_timeout_ms)
             .field("file", &self.file)
             .finish()
     }
@@ -398,6 +403,15 @@ pub struct Cli {
         help_heading = "Server"
     )]
     pub shutdown_timeout: Option<u64>,
+    /// Milliseconds a client may take to send an HTTP request's headers before the connection is closed (slowloris) [default: 10000]
+    #[arg(
+        long,
+        env = "SOCKEYE_HEADER_READ_TIMEOUT",
+        value_name = "MS",
+        value_parser = clap::value_parser!(u64).range(1..),
+        help_heading = "Server"
+    )]
+    pub header_read_timeout: Option<u64>,
 
     // --- Engine ---
     /// URL path of the Socket.IO endpoint [default: /socket.io/]
@@ -668,6 +682,7 @@ impl Cli {
         set(&mut config.log_format, self.log_format);
         set(&mut config.origins, self.origins);
         set(&mut config.shutdown_timeout_ms, self.shutdown_timeout);
+        set(&mut config.header_read_timeout_ms, self.header_read_timeout);
         let engine = &mut config.engine;
         set(&mut engine.path, self.path);
         set(&mut engine.ping_interval_ms, self.ping_interval);

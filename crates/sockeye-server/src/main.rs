@@ -26,6 +26,7 @@ async fn main() -> ExitCode {
     let listen = config.listen;
     let path = config.engine.path.clone();
     let shutdown_timeout = std::time::Duration::from_millis(config.shutdown_timeout_ms);
+    let header_read_timeout = std::time::Duration::from_millis(config.header_read_timeout_ms);
     let (router, gateway) = match app::build(config).await {
         Ok(built) => built,
         Err(e) => {
@@ -47,7 +48,11 @@ async fn main() -> ExitCode {
         socket_io = %path,
         "sockeye is listening (chat at /chat, vote at /vote, health at /health, metrics at /metrics)"
     );
-    match shutdown::serve(listener, router, gateway, shutdown_timeout).await {
+    let limits = shutdown::ServeLimits {
+        shutdown_timeout,
+        header_read_timeout,
+    };
+    match shutdown::serve(listener, router, gateway, limits).await {
         Ok(()) => {
             tracing::info!("stopped");
             ExitCode::SUCCESS

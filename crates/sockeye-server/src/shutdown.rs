@@ -1,12 +1,18 @@
 //! Logging set-up and the serve loop with graceful shutdown.
 
-use std::future::IntoFuture;
+use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::ConnectInfo;
+use axum::http::Request;
 use axum::Router;
-use tokio::net::TcpListener;
-use tokio::sync::Notify;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, Notify};
+use tower::ServiceExt;
 
 use crate::config::LogFormat;
 use crate::gateway::Gateway;
@@ -27,16 +33,31 @@ pub fn init_tracing(format: LogFormat) {
     }
 }
 
+/// Time limits of the HTTP server.
+#[derive(Clone, Copy, Debug)]
+pub struct ServeLimits {
+    /// How long a graceful shutdown may take before the process exits anyway.
+    pub shutdown_timeout: Duration,
+    /// How long a client may take to send a request's headers (slowloris defence):
+    /// hyper closes the connection when they are not all there in time.
+    pub header_read_timeout: Duration,
+}
+
 /// Serves until SIGTERM or SIGINT, then stops accepting, closes every Socket.IO
-/// connection (clients reconnect elsewhere) and waits at most `timeout` for the rest.
+/// connection (clients reconnect elsewhere) and waits at most `shutdown_timeout` for
+/// the rest.
 ///
 /// A second signal during that wait ends it at once: an operator pressing Ctrl-C
 /// twice means "now", as with most servers.
+///
+/// Each connection is served by hyper directly (not `axum::serve`, which has no header
+/// read timeout), with upgrades for websockets and the peer address in the request
+/// extensions as axum's `ConnectInfo`.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     gateway: Gateway,
-    timeout: Duration,
+    limits: ServeLimits,
 ) -> std::io::Result<()> {
     let started = Arc::new(Notify::new());
     let signal = {
@@ -48,27 +69,112 @@ pub async fn serve(
             gateway.io.close();
         }
     };
-    // The peer address reaches the engine (per-address handshake limits, logs).
-    let app = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let server = axum::serve(listener, app)
-        .with_graceful_shutdown(signal)
-        .into_future();
+    let server = accept_loop(listener, router, limits.header_read_timeout, signal);
     tokio::select! {
         result = server => result,
         forced = async {
             started.notified().await;
             tokio::select! {
-                _ = tokio::time::sleep(timeout) => false,
+                _ = tokio::time::sleep(limits.shutdown_timeout) => false,
                 _ = wait_for_signal() => true,
             }
         } => {
             if forced {
                 tracing::warn!("second signal: exiting without waiting for connections");
             } else {
-                tracing::warn!(?timeout, "shutdown took too long; exiting");
+                tracing::warn!(timeout = ?limits.shutdown_timeout, "shutdown took too long; exiting");
             }
             Ok(())
         }
+    }
+}
+
+/// Accepts until `shutdown` completes, then asks every HTTP connection to finish its
+/// request in flight and waits for them all to end.
+async fn accept_loop(
+    listener: TcpListener,
+    router: Router,
+    header_read_timeout: Duration,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    // Every connection task holds a receiver: `closed()` on the sender resolves once
+    // they have all ended.
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = &mut shutdown => break,
+        };
+        let (stream, peer) = match accepted {
+            Ok(pair) => pair,
+            Err(error) if is_connection_error(&error) => continue,
+            Err(error) => {
+                // Out of file descriptors, say: back off instead of spinning.
+                tracing::warn!(%error, "accept failed");
+                tokio::select! {
+                    _ = tokio::time::sleep(ACCEPT_BACKOFF) => continue,
+                    _ = &mut shutdown => break,
+                }
+            }
+        };
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%error, "could not set TCP_NODELAY");
+        }
+        tokio::spawn(serve_connection(
+            stream,
+            peer,
+            router.clone(),
+            header_read_timeout,
+            stop_rx.clone(),
+        ));
+    }
+    drop(stop_rx);
+    let _ = stop_tx.send(true);
+    stop_tx.closed().await;
+    Ok(())
+}
+
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Errors of one incoming connection that say nothing about the listener.
+fn is_connection_error(error: &std::io::Error) -> bool {
+    matches!(
+        error.kind(),
+        std::io::ErrorKind::ConnectionRefused
+            | std::io::ErrorKind::ConnectionAborted
+            | std::io::ErrorKind::ConnectionReset
+    )
+}
+
+async fn serve_connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    router: Router,
+    header_read_timeout: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
+        request.extensions_mut().insert(ConnectInfo(peer));
+        router.clone().oneshot(request)
+    });
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_read_timeout);
+    let connection = builder
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades();
+    tokio::pin!(connection);
+    let result = tokio::select! {
+        result = connection.as_mut() => result,
+        _ = async { drop(stop.wait_for(|stop| *stop).await) } => {
+            connection.as_mut().graceful_shutdown();
+            connection.as_mut().await
+        }
+    };
+    if let Err(error) = result {
+        tracing::debug!(%error, %peer, "HTTP connection ended with an error");
     }
 }
 

@@ -658,3 +658,50 @@ fn a_dropped_client_recovers_its_socket_and_missed_events() {
     assert_eq!(recovered["sid"], sid, "the same socket id after recovery");
     assert!(again.1.starts_with(r#"42["news",2,"#), "{}", again.1);
 }
+
+/// Slowloris: a client trickling its request headers one byte at a time is cut off
+/// once `--header-read-timeout` has passed, while other clients are served meanwhile.
+#[test]
+fn slow_request_headers_are_cut_off_while_others_are_served() {
+    let gateway = Gateway::start(&["--header-read-timeout", "1000"]);
+    let mut slow = TcpStream::connect(gateway.addr).expect("connect");
+    // Each read waits up to 100 ms: the pace of the trickle.
+    slow.set_read_timeout(Some(Duration::from_millis(100))).ok();
+    let head = format!("GET /health HTTP/1.1\r\nHost: {}\r\nX-Slow: ", gateway.addr);
+    let mut bytes = head.bytes().chain(std::iter::repeat(b'a'));
+    let deadline = Instant::now() + PATIENCE;
+    let mut sent = 0usize;
+    let mut answer = Vec::new();
+    let closed = loop {
+        assert!(
+            Instant::now() < deadline,
+            "the connection was still open after {sent} header bytes"
+        );
+        let byte = bytes.next().expect("endless header");
+        if slow.write_all(&[byte]).is_err() {
+            break true;
+        }
+        sent += 1;
+        let mut buf = [0u8; 512];
+        match slow.read(&mut buf) {
+            Ok(0) => break true,
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break true,
+            Err(_) => {} // nothing yet
+        }
+        if sent == 5 {
+            // Another client is served while the slow one trickles.
+            assert_eq!(gateway.get("/health").status, 200);
+        }
+    };
+    assert!(closed);
+    // The headers were never complete, so no request reached the application: hyper
+    // either closes silently or answers 408 before closing (a malformed request would
+    // get a 400 instead).
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 408"),
+        "unexpected answer {answer:?}"
+    );
+    assert_eq!(gateway.get("/health").status, 200);
+}

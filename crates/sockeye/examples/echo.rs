@@ -1,10 +1,10 @@
 //! The `echo` fixture of the end-to-end tests (see e2e/FIXTURES.md).
 //!
 //! `cargo run --release --example echo -- --port PORT [--parser msgpack] [--recovery-ms MS
-//! [--recovery-with-middlewares]]`
+//! [--recovery-with-middlewares]] [--max-queue N] [--ping-interval MS] [--ping-timeout MS]`
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use clap::Parser;
@@ -27,7 +27,20 @@ struct Args {
     /// With recovery on, recovered sockets run the connect middleware too.
     #[arg(long)]
     recovery_with_middlewares: bool,
+    /// Capacity of each connection's outgoing queue (packets); default the library's.
+    #[arg(long)]
+    max_queue: Option<usize>,
+    /// Heartbeat interval (milliseconds).
+    #[arg(long, default_value_t = 300)]
+    ping_interval: u64,
+    /// Heartbeat timeout (milliseconds).
+    #[arg(long, default_value_t = 200)]
+    ping_timeout: u64,
 }
+
+/// Why each socket of the process disconnected (socket id, reason), for the `stats`
+/// event. Test processes are short-lived, so this simply grows.
+static DISCONNECTS: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
@@ -41,8 +54,8 @@ async fn main() -> std::io::Result<()> {
         _ => ParserKind::Default,
     };
     let mut builder = SocketIo::builder()
-        .ping_interval(Duration::from_millis(300))
-        .ping_timeout(Duration::from_millis(200))
+        .ping_interval(Duration::from_millis(args.ping_interval))
+        .ping_timeout(Duration::from_millis(args.ping_timeout))
         .max_payload(1_000_000)
         .connect_timeout(Duration::from_millis(1000))
         .parser(parser);
@@ -52,6 +65,9 @@ async fn main() -> std::io::Result<()> {
             skip_middlewares: !args.recovery_with_middlewares,
             ..RecoveryConfig::default()
         });
+    }
+    if let Some(items) = args.max_queue {
+        builder = builder.max_queue(items);
     }
     let io = builder.build();
 
@@ -81,6 +97,11 @@ async fn refuse_on_request(socket: Socket) -> Result<(), ConnectError> {
 
 async fn on_connection(socket: Socket) {
     socket.emit("auth", (socket.auth().clone(),)).ok();
+    socket.on_disconnect(|socket: Socket, reason| async move {
+        if let Ok(mut list) = DISCONNECTS.lock() {
+            list.push((socket.id().to_string(), reason.as_str().to_string()));
+        }
+    });
 
     let count = Arc::new(AtomicUsize::new(0));
     let counter = count.clone();
@@ -141,6 +162,31 @@ async fn on_connection(socket: Socket) {
             event.ack(("ok",)).ok();
         },
     );
+    socket.on(
+        "to-room-volatile",
+        |socket: Socket, mut event: Event| async move {
+            let mut args = std::mem::take(&mut event.args).into_iter();
+            let room = args.next();
+            let n = args.next().as_ref().and_then(Value::as_u64).unwrap_or(0);
+            let rest: Vec<Value> = args.collect();
+            if let Some(Value::String(room)) = room {
+                for i in 0..n {
+                    let mut packet = Vec::with_capacity(rest.len() + 1);
+                    packet.push(Value::from(i));
+                    packet.extend(rest.iter().cloned());
+                    socket
+                        .to(room.clone())
+                        .volatile()
+                        .emit("room-volatile", packet)
+                        .ok();
+                }
+            }
+            event.ack(("ok",)).ok();
+        },
+    );
+    socket.on("stats", |_: Socket, mut event: Event| async move {
+        event.ack((stats(),)).ok();
+    });
     socket.on(
         "server-ack-request",
         |socket: Socket, event: Event| async move {
@@ -207,4 +253,24 @@ async fn on_connection(socket: Socket) {
             event.ack((seen,)).ok();
         }
     });
+}
+
+/// The `stats` answer: the engine's counters and every disconnect reason so far.
+fn stats() -> Value {
+    let engine = sockeye_engine::stats();
+    let mut counters = sockeye::Map::new();
+    counters.insert("sessionsOpen".into(), engine.sessions_open().into());
+    counters.insert("messagesOut".into(), engine.messages_out.into());
+    counters.insert("volatileDropped".into(), engine.volatile_dropped.into());
+    counters.insert("slowClientCloses".into(), engine.slow_client_closes.into());
+    let mut disconnects = sockeye::Map::new();
+    if let Ok(list) = DISCONNECTS.lock() {
+        for (id, reason) in list.iter() {
+            disconnects.insert(id.clone(), reason.clone().into());
+        }
+    }
+    let mut out = sockeye::Map::new();
+    out.insert("engine".into(), Value::Object(counters));
+    out.insert("disconnects".into(), Value::Object(disconnects));
+    Value::Object(out)
 }

@@ -106,6 +106,12 @@ impl Client {
     }
 
     pub(crate) fn disconnect_all(&self, reason: DisconnectReason) {
+        // A session that ends before joining a namespace must not leave its connect
+        // timer (a task holding the client's allocation) running for the whole connect
+        // timeout: opening and dropping sessions fast would pile them up.
+        if let Some(timer) = self.connect_timer.lock().take() {
+            timer.abort();
+        }
         let sockets: Vec<Socket> = self.sockets.lock().drain(..).map(|(_, s)| s).collect();
         for socket in sockets {
             socket.close(reason);
@@ -147,6 +153,18 @@ impl Client {
     }
 
     fn connect(self: &Arc<Self>, io: &Arc<IoInner>, nsp: &str, auth: Option<Value>) {
+        // Checked before the lookup, which creates dynamic namespaces.
+        let joined = self.sockets.lock().len() + self.connecting.lock().len();
+        if joined >= io.config.max_namespaces_per_connection {
+            tracing::debug!(sid = %self.sid(), nsp, joined, "refusing a namespace: too many on this connection");
+            let error = ConnectError::new("Too many namespaces");
+            self.send_packet(&Packet {
+                nsp: nsp.to_string(),
+                id: None,
+                data: PacketData::ConnectError(self.connect_error_data(&error)),
+            });
+            return;
+        }
         let Some(ns) = io.namespace_for(nsp) else {
             self.send_packet(&Packet {
                 nsp: nsp.to_string(),

@@ -35,6 +35,10 @@ pub struct SocketIoConfig {
     pub decode_limits: DecodeLimits,
     /// Connection state recovery. Default off, as in the reference server.
     pub recovery: Option<RecoveryConfig>,
+    /// Most namespaces one connection may join (or be joining) at once. Default 100;
+    /// the reference server has no limit, but with dynamic namespaces an unbounded
+    /// number lets one connection create sockets without end.
+    pub max_namespaces_per_connection: usize,
 }
 
 /// Builds a [`SocketIo`] server. Defaults are those of the Node.js reference server.
@@ -45,6 +49,7 @@ pub struct SocketIoBuilder {
     decode_limits: DecodeLimits,
     adapter: Arc<dyn AdapterFactory>,
     recovery: Option<RecoveryConfig>,
+    max_namespaces_per_connection: usize,
 }
 
 impl Default for SocketIoBuilder {
@@ -56,6 +61,7 @@ impl Default for SocketIoBuilder {
             decode_limits: DecodeLimits::default(),
             adapter: Arc::new(MemoryAdapterFactory),
             recovery: None,
+            max_namespaces_per_connection: 100,
         }
     }
 }
@@ -141,6 +147,13 @@ impl SocketIoBuilder {
         self.decode_limits = limits;
         self
     }
+    /// Most namespaces one connection may join at once; a CONNECT beyond is answered
+    /// with a CONNECT_ERROR `Too many namespaces` (the connection stays open). Default
+    /// 100 (the reference server has no limit).
+    pub fn max_namespaces_per_connection(mut self, max: usize) -> Self {
+        self.max_namespaces_per_connection = max;
+        self
+    }
     /// The adapter of every namespace. Default in-memory.
     pub fn adapter(mut self, factory: impl AdapterFactory) -> Self {
         self.adapter = Arc::new(factory);
@@ -176,6 +189,7 @@ impl SocketIoBuilder {
             parser: self.parser,
             decode_limits: self.decode_limits,
             recovery: self.recovery,
+            max_namespaces_per_connection: self.max_namespaces_per_connection,
         };
         let io = SocketIo {
             inner: Arc::new(IoInner {

@@ -9,7 +9,16 @@
 //!
 //! Decoding is strict: anything the reference decoder rejects is rejected, plus a few
 //! things it lets through that a Rust server cannot represent or should not trust
-//! (documented on [`ParseError`] variants and in the submodules).
+//! (documented on [`ParseError`] variants and in the submodules). Those the malformed-input
+//! corpus (`e2e/tests/hostile-packets.test.mjs`) sends, where the reference server keeps
+//! the connection and Sockeye closes it:
+//!
+//! - an EVENT or ACK without a payload (`42`), which the reference decoder never
+//!   validates and hands on as a nameless event;
+//! - an ACK without an id (`43[...]`), which the reference server ignores;
+//! - an event name longer than [`DecodeLimits::max_event_name_len`];
+//! - JSON nested deeper than 128 levels (the reference server accepts any depth, and
+//!   its process dies of a stack overflow on very deep input).
 
 mod attachments;
 mod error;
