@@ -60,8 +60,8 @@ mod error;
 mod factory;
 mod incoming;
 mod node;
-mod state;
 pub mod sharded;
+mod state;
 pub mod streams;
 mod wire;
 
