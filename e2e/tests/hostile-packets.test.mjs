@@ -257,10 +257,28 @@ function packets(text, eio) {
 
 const frame = (eio, packet) => (eio === 3 ? `${packet.length}:${packet}` : packet);
 
+/**
+ * POSTs `body` and returns `{ status }`. A server refusing an oversized body answers 413
+ * as soon as it has seen too much and closes the connection; when the rest of the body is
+ * still in flight, the kernel may reset the connection before the client reads that
+ * answer, and fetch then fails with a network error. Both are a refusal; the reset is
+ * reported as status 413 only for bodies over the limit (`TOO_LARGE_BYTES`).
+ */
+const TOO_LARGE_BYTES = 1_000_000;
+async function postRefusable(q, body) {
+  try {
+    const res = await fetch(q, { method: 'POST', body });
+    await res.arrayBuffer();
+    return res;
+  } catch (error) {
+    if (body.length > TOO_LARGE_BYTES) return { status: 413 };
+    throw error;
+  }
+}
+
 /** Sends `body` in a POST; returns its status and whether the session still answers a probe. */
 async function postAndProbe(q, eio, body) {
-  const res = await fetch(q, { method: 'POST', body });
-  await res.arrayBuffer();
+  const res = await postRefusable(q, body);
   const sent = await fetch(q, { method: 'POST', body: frame(eio, '4299["message-with-ack","probe"]') });
   await sent.arrayBuffer();
   if (sent.status !== 200) return { status: res.status, session: 'closed' };
