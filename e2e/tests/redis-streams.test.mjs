@@ -13,6 +13,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { createClient } from 'redis';
+import { tcpProxy } from './lib/proxy.mjs';
 import { startRedis } from './lib/redis.mjs';
 import { freePort, repoRoot } from './lib/servers.mjs';
 import { clientV4, emitAck, withTimeout, sleep } from './lib/sio.mjs';
@@ -65,65 +66,6 @@ async function startStreamsNode(kind, redisUrl) {
     await exited;
   };
   return { kind, port, url: `http://127.0.0.1:${port}`, stop, stderr: () => stderr };
-}
-
-/** A TCP proxy whose connections can be reset at will and whose target can change. */
-async function tcpProxy(t, targetPort) {
-  const pairs = new Set();
-  let refusing = false;
-  let target = targetPort;
-  const reset = (socket) => {
-    try {
-      socket.resetAndDestroy();
-    } catch {
-      socket.destroy();
-    }
-  };
-  const server = net.createServer((downstream) => {
-    if (refusing) {
-      reset(downstream);
-      return;
-    }
-    const upstream = net.connect(target, '127.0.0.1');
-    const pair = { downstream, upstream };
-    pairs.add(pair);
-    downstream.pipe(upstream);
-    upstream.pipe(downstream);
-    const drop = () => {
-      pairs.delete(pair);
-      downstream.destroy();
-      upstream.destroy();
-    };
-    for (const s of [downstream, upstream]) {
-      s.on('error', drop);
-      s.on('close', drop);
-    }
-  });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.after(() => {
-    for (const { downstream, upstream } of pairs) {
-      downstream.destroy();
-      upstream.destroy();
-    }
-    server.close();
-  });
-  return {
-    url: `http://127.0.0.1:${server.address().port}`,
-    /** Resets every proxied connection (both sides) and refuses new ones. */
-    cut() {
-      refusing = true;
-      for (const { downstream, upstream } of pairs) {
-        reset(downstream);
-        reset(upstream);
-      }
-      pairs.clear();
-    },
-    /** Accepts connections again, forwarding them to `port`. */
-    restore(port) {
-      target = port;
-      refusing = false;
-    },
-  };
 }
 
 /**

@@ -6,7 +6,7 @@
 // so the client is away while the server goes on broadcasting to its room.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
+import { tcpProxy } from './lib/proxy.mjs';
 import { startServer } from './lib/servers.mjs';
 import { TEST_TIMEOUT, emitAck, clientV4, clientV2, sleep, withTimeout } from './lib/sio.mjs';
 
@@ -16,63 +16,6 @@ const RECONNECT = {
   reconnectionDelayMax: 200,
   randomizationFactor: 0,
 };
-
-/** A TCP proxy to 127.0.0.1:`targetPort` whose connections can be reset at will. */
-async function tcpProxy(t, targetPort) {
-  const pairs = new Set();
-  let refusing = false;
-  const reset = (socket) => {
-    try {
-      socket.resetAndDestroy();
-    } catch {
-      socket.destroy();
-    }
-  };
-  const server = net.createServer((downstream) => {
-    if (refusing) {
-      reset(downstream);
-      return;
-    }
-    const upstream = net.connect(targetPort, '127.0.0.1');
-    const pair = { downstream, upstream };
-    pairs.add(pair);
-    downstream.pipe(upstream);
-    upstream.pipe(downstream);
-    const drop = () => {
-      pairs.delete(pair);
-      downstream.destroy();
-      upstream.destroy();
-    };
-    for (const s of [downstream, upstream]) {
-      s.on('error', drop);
-      s.on('close', drop);
-    }
-  });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.after(() => {
-    for (const { downstream, upstream } of pairs) {
-      downstream.destroy();
-      upstream.destroy();
-    }
-    server.close();
-  });
-  return {
-    url: `http://127.0.0.1:${server.address().port}`,
-    /** Resets every proxied connection (both sides) and refuses new ones. */
-    cut() {
-      refusing = true;
-      for (const { downstream, upstream } of pairs) {
-        reset(downstream);
-        reset(upstream);
-      }
-      pairs.clear();
-    },
-    /** Accepts connections again. */
-    restore() {
-      refusing = false;
-    },
-  };
-}
 
 /** The numbers carried by the `room-message` events received so far. */
 const numbers = (rec) => rec.all('room-message').map((args) => args[0]);
