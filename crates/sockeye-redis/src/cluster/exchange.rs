@@ -13,11 +13,74 @@ use sockeye::adapter::{
     collect_acks, Adapter, AdapterError, BoxFuture, BroadcastOptions, MemoryAdapter, ServerAck,
     ServerEvent, ServerSideEmitError,
 };
-use sockeye::{AckError, Packet, SocketDescription, Value};
+use sockeye::{AckError, EmitError, Packet, RemoteSocket, SocketDescription, Value};
 use tokio::sync::mpsc;
 
 use super::message::{kind, Message};
 use super::new_id;
+
+/// An adapter whose requests to other nodes go through an [`Exchange`] (streams,
+/// sharded): [`broadcast_with_ack`] and [`fetch_sockets`] implement those two
+/// `Adapter` methods across the cluster for it.
+pub(crate) trait ExchangeAdapter: Adapter {
+    /// This node's sockets.
+    fn local(&self) -> &MemoryAdapter;
+    fn exchange(&self) -> &Exchange;
+}
+
+/// `Adapter::broadcast_with_ack` across the cluster: this node's sockets directly, the
+/// other nodes' through the exchange. Resolves with every acknowledgement (remote ones
+/// carry the client's first argument only, as in Node.js), or [`AckError::Partial`] at
+/// the timeout. `packet.nsp` must already be the adapter's namespace.
+pub(crate) fn broadcast_with_ack<A: ExchangeAdapter>(
+    me: Arc<A>,
+    packet: Packet,
+    opts: BroadcastOptions,
+    timeout: Duration,
+) -> BoxFuture<'static, Result<Vec<Vec<Value>>, AckError>> {
+    if opts.flags.local {
+        return me.local().broadcast_with_ack(packet, opts, timeout);
+    }
+    Box::pin(async move {
+        let nodes = match me.server_count().await {
+            Ok(n) => n,
+            Err(e) => return Err(AckError::Emit(EmitError::Adapter(e.to_string()))),
+        };
+        if nodes <= 1 {
+            return me.local().broadcast_with_ack(packet, opts, timeout).await;
+        }
+        me.exchange()
+            .broadcast_with_ack(me.local(), packet, opts, timeout, nodes - 1)
+            .await
+    })
+}
+
+/// `Adapter::fetch_sockets` across the cluster: this node's sockets, then one answer
+/// from each other node (a timeout error when one does not answer).
+pub(crate) fn fetch_sockets<A: ExchangeAdapter>(
+    me: Arc<A>,
+    opts: BroadcastOptions,
+) -> BoxFuture<'static, Result<Vec<RemoteSocket>, AdapterError>> {
+    let local = me.local().fetch_sockets(opts.clone());
+    Box::pin(async move {
+        let mut sockets = local.await?;
+        if opts.flags.local {
+            return Ok(sockets);
+        }
+        let nodes = me.server_count().await?;
+        if nodes <= 1 {
+            return Ok(sockets);
+        }
+        let remote = me.exchange().fetch(&opts, nodes - 1).await?;
+        let adapter: Arc<dyn Adapter> = me;
+        sockets.extend(
+            remote
+                .into_iter()
+                .map(|d| RemoteSocket::new(d, adapter.clone())),
+        );
+        Ok(sockets)
+    })
+}
 
 /// How an adapter reaches the other nodes.
 pub(crate) trait Transport: Send + Sync + 'static {

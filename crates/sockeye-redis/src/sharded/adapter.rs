@@ -7,11 +7,11 @@ use sockeye::adapter::{
     Adapter, AdapterContext, AdapterError, BoxFuture, BroadcastOptions, MemoryAdapter, Room,
     ServerSideEmitError, SocketId,
 };
-use sockeye::{AckError, EmitError, Packet, RemoteSocket, Value};
+use sockeye::{AckError, Packet, RemoteSocket, Value};
 
 use super::config::SubscriptionMode;
 use super::node::ShardedNode;
-use crate::cluster::exchange::Exchange;
+use crate::cluster::exchange::{self, Exchange, ExchangeAdapter};
 use crate::cluster::message::{kind, Message};
 
 /// The adapter of one namespace on one node. Created by
@@ -201,8 +201,6 @@ impl Adapter for ShardedAdapter {
         Ok(())
     }
 
-    /// Resolves with every acknowledgement (remote ones carry the client's first
-    /// argument only, as in Node.js), or [`AckError::Partial`] at the timeout.
     fn broadcast_with_ack(
         &self,
         mut packet: Packet,
@@ -210,48 +208,20 @@ impl Adapter for ShardedAdapter {
         timeout: Duration,
     ) -> BoxFuture<'static, Result<Vec<Vec<Value>>, AckError>> {
         packet.nsp = self.nsp().to_string();
-        let me = match self.me.upgrade() {
-            Some(me) if !opts.flags.local => me,
-            _ => return self.local.broadcast_with_ack(packet, opts, timeout),
-        };
-        Box::pin(async move {
-            let nodes = match me.server_count().await {
-                Ok(n) => n,
-                Err(e) => return Err(AckError::Emit(EmitError::Adapter(e.to_string()))),
-            };
-            if nodes <= 1 {
-                return me.local.broadcast_with_ack(packet, opts, timeout).await;
-            }
-            me.exchange
-                .broadcast_with_ack(&me.local, packet, opts, timeout, nodes - 1)
-                .await
-        })
+        match self.me.upgrade() {
+            Some(me) => exchange::broadcast_with_ack(me, packet, opts, timeout),
+            None => self.local.broadcast_with_ack(packet, opts, timeout),
+        }
     }
 
     fn fetch_sockets(
         &self,
         opts: BroadcastOptions,
     ) -> BoxFuture<'static, Result<Vec<RemoteSocket>, AdapterError>> {
-        let local = self.local.fetch_sockets(opts.clone());
-        let me = self.me.upgrade();
-        Box::pin(async move {
-            let mut sockets = local.await?;
-            let Some(me) = me.filter(|_| !opts.flags.local) else {
-                return Ok(sockets);
-            };
-            let nodes = me.server_count().await?;
-            if nodes <= 1 {
-                return Ok(sockets);
-            }
-            let remote = me.exchange.fetch(&opts, nodes - 1).await?;
-            let adapter: Arc<dyn Adapter> = me;
-            sockets.extend(
-                remote
-                    .into_iter()
-                    .map(|d| RemoteSocket::new(d, adapter.clone())),
-            );
-            Ok(sockets)
-        })
+        match self.me.upgrade() {
+            Some(me) => exchange::fetch_sockets(me, opts),
+            None => self.local.fetch_sockets(opts),
+        }
     }
 
     fn add_sockets(&self, opts: BroadcastOptions, rooms: Vec<Room>) -> Result<(), AdapterError> {
@@ -309,5 +279,15 @@ impl Adapter for ShardedAdapter {
                 .server_side_emit_with_ack(&event, &args, expected, timeout)
                 .await
         })
+    }
+}
+
+impl ExchangeAdapter for ShardedAdapter {
+    fn local(&self) -> &MemoryAdapter {
+        &self.local
+    }
+
+    fn exchange(&self) -> &Exchange {
+        &self.exchange
     }
 }

@@ -8,11 +8,11 @@ use sockeye::adapter::{
     ServerSideEmitError, SocketId,
 };
 use sockeye::recovery::{is_recordable, RestoredSession, SessionState};
-use sockeye::{AckError, EmitError, Packet, PacketData, RemoteSocket, Value};
+use sockeye::{AckError, Packet, PacketData, RemoteSocket, Value};
 
 use super::node::{entries, StreamsNode};
 use super::session;
-use crate::cluster::exchange::Exchange;
+use crate::cluster::exchange::{self, Exchange, ExchangeAdapter};
 use crate::cluster::message::{kind, Message, StreamId};
 use crate::RedisAdapterError;
 
@@ -183,9 +183,6 @@ impl Adapter for StreamsAdapter {
         Ok(())
     }
 
-    /// Across nodes through pub/sub, in the cluster-adapter format: resolves with every
-    /// acknowledgement (remote ones carry the client's first argument only, as in
-    /// Node.js), or [`AckError::Partial`] when the timeout passes first.
     fn broadcast_with_ack(
         &self,
         mut packet: Packet,
@@ -193,50 +190,20 @@ impl Adapter for StreamsAdapter {
         timeout: Duration,
     ) -> BoxFuture<'static, Result<Vec<Vec<Value>>, AckError>> {
         packet.nsp = self.nsp().to_string();
-        let Some(me) = self.me.upgrade() else {
-            return self.local.broadcast_with_ack(packet, opts, timeout);
-        };
-        if opts.flags.local {
-            return self.local.broadcast_with_ack(packet, opts, timeout);
+        match self.me.upgrade() {
+            Some(me) => exchange::broadcast_with_ack(me, packet, opts, timeout),
+            None => self.local.broadcast_with_ack(packet, opts, timeout),
         }
-        Box::pin(async move {
-            let nodes = match me.server_count().await {
-                Ok(n) => n,
-                Err(e) => return Err(AckError::Emit(EmitError::Adapter(e.to_string()))),
-            };
-            if nodes <= 1 {
-                return me.local.broadcast_with_ack(packet, opts, timeout).await;
-            }
-            me.exchange
-                .broadcast_with_ack(&me.local, packet, opts, timeout, nodes - 1)
-                .await
-        })
     }
 
     fn fetch_sockets(
         &self,
         opts: BroadcastOptions,
     ) -> BoxFuture<'static, Result<Vec<RemoteSocket>, AdapterError>> {
-        let local = self.local.fetch_sockets(opts.clone());
-        let me = self.me.upgrade();
-        Box::pin(async move {
-            let mut sockets = local.await?;
-            let Some(me) = me.filter(|_| !opts.flags.local) else {
-                return Ok(sockets);
-            };
-            let nodes = me.server_count().await?;
-            if nodes <= 1 {
-                return Ok(sockets);
-            }
-            let remote = me.exchange.fetch(&opts, nodes - 1).await?;
-            let adapter: Arc<dyn Adapter> = me;
-            sockets.extend(
-                remote
-                    .into_iter()
-                    .map(|d| RemoteSocket::new(d, adapter.clone())),
-            );
-            Ok(sockets)
-        })
+        match self.me.upgrade() {
+            Some(me) => exchange::fetch_sockets(me, opts),
+            None => self.local.fetch_sockets(opts),
+        }
     }
 
     fn add_sockets(&self, opts: BroadcastOptions, rooms: Vec<Room>) -> Result<(), AdapterError> {
@@ -406,5 +373,15 @@ impl Adapter for StreamsAdapter {
             };
             Ok(StreamsAdapter::missed_since(node, nsp, offset, rooms).await?)
         })
+    }
+}
+
+impl ExchangeAdapter for StreamsAdapter {
+    fn local(&self) -> &MemoryAdapter {
+        &self.local
+    }
+
+    fn exchange(&self) -> &Exchange {
+        &self.exchange
     }
 }
