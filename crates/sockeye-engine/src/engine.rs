@@ -9,21 +9,11 @@ use std::sync::Arc;
 use bytes::Bytes;
 use parking_lot::RwLock;
 use serde::Serialize;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::{
     CloseReason, EngineConfig, EngineHandler, EngineSocket, ProtocolVersion, RequestInfo, Sid,
     Transport,
 };
-
-/// tungstenite's read buffer per connection, which is also the most it reads per call.
-/// Tiny on purpose: idle connections dominate a busy server and each one holds this
-/// buffer for its whole life. The socket itself is read in large chunks, into a buffer
-/// that lives only while the data is being taken (websocket/read_on_demand.rs).
-const WS_READ_BUFFER: usize = 128;
-/// Frames are handed to the socket once this much is buffered (and at every flush, once
-/// per batch).
-const WS_WRITE_BUFFER: usize = 4 * 1024;
 
 pub(crate) struct Engine {
     pub(crate) config: EngineConfig,
@@ -128,16 +118,5 @@ impl Engine {
             tracing::error!("could not serialize the handshake");
         }
         Bytes::from(out)
-    }
-
-    /// Websocket settings: small buffers, and `max_payload` as the message size limit.
-    pub(crate) fn ws_config(&self) -> WebSocketConfig {
-        let mut config = WebSocketConfig::default();
-        config.read_buffer_size = WS_READ_BUFFER;
-        config.write_buffer_size = WS_WRITE_BUFFER;
-        config.max_write_buffer_size = usize::MAX;
-        config.max_message_size = Some(self.config.max_payload);
-        config.max_frame_size = Some(self.config.max_payload);
-        config
     }
 }

@@ -47,7 +47,7 @@ pub enum EngineError {
     #[error("HTTP request refused: {}", .0.message())]
     Http(HttpErrorCode),
     #[error("websocket error: {0}")]
-    WebSocket(#[from] tokio_tungstenite::tungstenite::Error),
+    WebSocket(#[from] crate::WebSocketError),
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
 }

@@ -59,3 +59,26 @@ fn check_message(packet: &Inbound, input_len: usize) {
         assert!(len <= input_len, "{len} bytes decoded from {input_len}");
     }
 }
+
+/// Reads raw bytes from a client as the websocket connection would, cut into reads of
+/// `chunk` bytes, with `max_message` as the size limit. Returns how many messages and
+/// control frames were read before the end or the first error.
+pub fn read_websocket(bytes: &[u8], chunk: usize, max_message: usize) -> usize {
+    let (received, _error) = crate::websocket::fuzz_read_frames(bytes, chunk, max_message);
+    let total: usize = received.iter().map(received_len).sum();
+    // Unmasking and reassembly never make more bytes than were sent.
+    assert!(
+        total <= bytes.len(),
+        "{total} bytes read from {}",
+        bytes.len()
+    );
+    received.len()
+}
+
+fn received_len(received: &crate::websocket::Received) -> usize {
+    use crate::websocket::Received;
+    match received {
+        Received::Text(b) | Received::Binary(b) | Received::Ping(b) => b.len(),
+        Received::Pong | Received::Close(_) => 0,
+    }
+}

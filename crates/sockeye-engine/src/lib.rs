@@ -56,3 +56,4 @@ pub use service::{EngineLayer, EngineService, NotFound, ResponseFuture};
 pub use session::{CloseReason, EngineSocket, ProtocolVersion};
 pub use sid::Sid;
 pub use stats::{stats, EngineStats};
+pub use websocket::WebSocketError;

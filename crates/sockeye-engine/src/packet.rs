@@ -7,7 +7,7 @@
 //! digit). In v3 a binary frame also starts with the type as a byte (`0x04`).
 
 use base64::Engine as _;
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 use thiserror::Error;
 
 use crate::{Incoming, ProtocolVersion};
@@ -57,6 +57,8 @@ pub(crate) enum Control {
     Close,
     Ping,
     Pong,
+    /// `3probe`, the answer to the probe of a websocket upgrade.
+    ProbePong,
     Noop,
 }
 
@@ -68,24 +70,29 @@ impl Control {
             Control::Close => Bytes::from_static(b"1"),
             Control::Ping => Bytes::from_static(b"2"),
             Control::Pong => Bytes::from_static(b"3"),
+            Control::ProbePong => Bytes::from_static(b"3probe"),
             Control::Noop => Bytes::from_static(b"6"),
         }
     }
 
-    /// The same, as a `&'static str` where the packet is constant (websocket frames
-    /// are then built without allocating).
-    pub(crate) fn static_str(&self) -> Option<&'static str> {
+    /// The encoded packet, borrowed (websocket frames are written from it as it is).
+    pub(crate) fn as_bytes(&self) -> &[u8] {
         match self {
-            Control::Open(_) => None,
-            Control::Close => Some("1"),
-            Control::Ping => Some("2"),
-            Control::Pong => Some("3"),
-            Control::Noop => Some("6"),
+            Control::Open(b) => b,
+            Control::Close => b"1",
+            Control::Ping => b"2",
+            Control::Pong => b"3",
+            Control::ProbePong => b"3probe",
+            Control::Noop => b"6",
         }
     }
 }
 
 const TYPE_MESSAGE: u8 = 4;
+
+/// What comes before the data of a binary message in a v3 websocket frame: the
+/// packet type as a byte.
+pub(crate) const V3_BINARY_PREFIX: &[u8] = &[TYPE_MESSAGE];
 
 /// Decodes a text packet (a websocket text frame, or one packet of a polling payload).
 /// `packet` must be valid UTF-8; the message payload is a zero-copy slice of it.
@@ -180,14 +187,6 @@ pub(crate) fn encode_base64_string(protocol: ProtocolVersion, data: &[u8]) -> St
     out.push_str(prefix);
     base64::engine::general_purpose::STANDARD.encode_string(data, &mut out);
     out
-}
-
-/// The v3 binary frame of a binary message: the type byte `0x04`, then the data.
-pub(crate) fn encode_v3_binary_frame(data: &[u8]) -> Bytes {
-    let mut out = BytesMut::with_capacity(data.len() + 1);
-    out.put_u8(TYPE_MESSAGE);
-    out.put_slice(data);
-    out.freeze()
 }
 
 #[cfg(test)]
@@ -325,13 +324,12 @@ mod tests {
             b"b4AQID"
         );
         assert_eq!(&encode_base64_message(ProtocolVersion::V4, &[])[..], b"b");
-        assert_eq!(&encode_v3_binary_frame(&[7])[..], &[4, 7]);
     }
 
     #[test]
     fn control_packets() {
         assert_eq!(&Control::Pong.encoded()[..], b"3");
-        assert_eq!(Control::Noop.static_str(), Some("6"));
+        assert_eq!(Control::Noop.as_bytes(), b"6");
         assert_eq!(
             &Control::Open(Bytes::from_static(b"0{}")).encoded()[..],
             b"0{}"

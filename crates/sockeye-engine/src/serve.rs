@@ -41,6 +41,10 @@ where
 /// asks every open HTTP connection to finish its request in flight and close, and
 /// returns without waiting for them (websocket connections are not HTTP connections
 /// any more: close the sessions with `EngineService::close_all`).
+///
+/// The accept loop runs as a task of its own, on the runtime's workers beside the
+/// connections it starts, not on whatever thread polls this future (the main thread,
+/// for `#[tokio::main]`): a new connection then wakes no other thread.
 pub async fn serve_with_shutdown<S, B>(
     listener: TcpListener,
     service: S,
@@ -54,12 +58,37 @@ where
     B::Error: Into<BoxError>,
 {
     let (stop_tx, stop_rx) = watch::channel(false);
-    let mut shutdown = std::pin::pin!(shutdown);
+    let mut accepting = tokio::spawn(accept_loop(listener, service, stop_rx));
+    tokio::select! {
+        joined = &mut accepting => return flatten(joined),
+        _ = shutdown => {}
+    }
+    let _ = stop_tx.send(true);
+    flatten(accepting.await)
+}
+
+fn flatten(joined: Result<io::Result<()>, tokio::task::JoinError>) -> io::Result<()> {
+    joined.map_err(io::Error::other)?
+}
+
+/// Accepts connections until `stop` turns true.
+async fn accept_loop<S, B>(
+    listener: TcpListener,
+    service: S,
+    mut stop: watch::Receiver<bool>,
+) -> io::Result<()>
+where
+    S: Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
     let mut backoff = ACCEPT_BACKOFF_MIN;
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
-            _ = &mut shutdown => break,
+            _ = stop.wait_for(|stop| *stop) => break,
         };
         let (stream, peer) = match accepted {
             Ok(pair) => {
@@ -71,7 +100,7 @@ where
                 tracing::warn!(%error, ?backoff, "accept failed, backing off");
                 tokio::select! {
                     _ = tokio::time::sleep(backoff) => {}
-                    _ = &mut shutdown => break,
+                    _ = stop.wait_for(|stop| *stop) => break,
                 }
                 backoff = (backoff * 2).min(ACCEPT_BACKOFF_MAX);
                 continue;
@@ -84,10 +113,9 @@ where
             stream,
             peer,
             service.clone(),
-            stop_rx.clone(),
+            stop.clone(),
         ));
     }
-    let _ = stop_tx.send(true);
     Ok(())
 }
 

@@ -12,7 +12,11 @@
 
 use crate::stats::{Stats, STATS};
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use futures_util::task::AtomicWaker;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
@@ -124,10 +128,58 @@ pub(crate) struct Session {
     polling_b64: bool,
     pub(crate) engine: Arc<Engine>,
     pub(crate) state: Mutex<State>,
-    /// Wakes whoever drains or drives the session: the pending GET, the polling timer
-    /// task, the websocket task. Used with `notify_waiters` after a state change, by
-    /// waiters that register before they look at the state.
+    /// Wakes the polling side after a state change: the pending GET and the polling
+    /// timer task, which register before they look at the state.
     pub(crate) wake: Notify,
+    /// Wakes the websocket task, the one task of a websocket connection.
+    pub(crate) ws_task: TaskWake,
+}
+
+/// Wakes one task, without losing a wake-up that comes between the task's look at the
+/// state and its wait: the task clears the flag before it looks, and checks it again
+/// when it waits. Cheaper than a `Notify` for a single waiter, and it adds nothing
+/// to the waiting task.
+#[derive(Default)]
+pub(crate) struct TaskWake {
+    woken: AtomicBool,
+    waker: AtomicWaker,
+}
+
+impl TaskWake {
+    pub(crate) fn wake(&self) {
+        self.woken.store(true, Ordering::Release);
+        self.waker.wake();
+    }
+
+    /// Called before the task looks at the state.
+    pub(crate) fn clear(&self) {
+        self.woken.store(false, Ordering::Relaxed);
+    }
+
+    /// Whether the task was woken since the last [`clear`](Self::clear) or
+    /// [`poll`](Self::poll), leaving the flag as it is.
+    pub(crate) fn peek(&self, cx: &mut Context<'_>) -> bool {
+        self.waker.register(cx.waker());
+        self.woken.load(Ordering::Acquire)
+    }
+
+    /// Ready when woken since the last [`clear`](Self::clear).
+    pub(crate) fn poll(&self, cx: &mut Context<'_>) -> Poll<()> {
+        self.waker.register(cx.waker());
+        if self.woken.swap(false, Ordering::AcqRel) {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+impl Session {
+    /// Wakes everyone who waits on the session's state.
+    pub(crate) fn wake_all(&self) {
+        self.ws_task.wake();
+        self.wake.notify_waiters();
+    }
 }
 
 /// A handle on one session. Cheap to clone.
@@ -180,7 +232,7 @@ impl EngineSocket {
             }
             if st.queue.push_out(msg.into(), capacity).is_ok() {
                 drop(st);
-                self.inner.wake.notify_waiters();
+                self.inner.wake_all();
                 return Ok(());
             }
         }
@@ -203,7 +255,7 @@ impl EngineSocket {
             return false;
         }
         drop(st);
-        self.inner.wake.notify_waiters();
+        self.inner.wake_all();
         true
     }
 
@@ -265,6 +317,7 @@ impl EngineSocket {
                 engine,
                 state: Mutex::new(state),
                 wake: Notify::new(),
+                ws_task: TaskWake::default(),
             }),
         }
     }
@@ -312,7 +365,7 @@ impl EngineSocket {
         if !graceful {
             self.inner.engine.remove(self);
         }
-        self.inner.wake.notify_waiters();
+        self.inner.wake_all();
         if reason == CloseReason::SlowClient {
             Stats::add(&STATS.slow_client_closes, 1);
         }
@@ -334,7 +387,7 @@ impl EngineSocket {
         };
         if finished {
             self.inner.engine.remove(self);
-            self.inner.wake.notify_waiters();
+            self.inner.wake_all();
         }
     }
 
@@ -397,7 +450,7 @@ impl EngineSocket {
         };
         match then {
             Then::Nothing => {}
-            Then::Wake => self.inner.wake.notify_waiters(),
+            Then::Wake => self.inner.wake_all(),
             Then::Deliver(m) => self.inner.engine.handler.on_message(self, m),
             // The client is gone: as in the reference server, a pending GET is released
             // with a noop rather than a close packet nobody reads.
@@ -457,7 +510,7 @@ impl EngineSocket {
             next
         };
         if wake {
-            self.inner.wake.notify_waiters();
+            self.inner.wake_all();
         }
         if let Some(reason) = close {
             self.close_with(reason);
@@ -561,7 +614,7 @@ impl EngineSocket {
                 st.upgrade = Upgrade::Probed;
             }
         }
-        self.inner.wake.notify_waiters();
+        self.inner.wake_all();
     }
 
     /// The client sent `5`: from now on the websocket drains the queue. Fails when the
@@ -578,7 +631,7 @@ impl EngineSocket {
             st.transport = Transport::Websocket;
         }
         tracing::debug!(sid = %self.inner.sid, "upgraded to websocket");
-        self.inner.wake.notify_waiters();
+        self.inner.wake_all();
         true
     }
 
