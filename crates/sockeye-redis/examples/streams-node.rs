@@ -72,7 +72,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     io.on_server_event(
         "cluster-question",
         move |mut event: ServerEvent| async move {
-            let mut answer = sockeye::Map::new();
+            let mut answer = sockeye::Map::default();
             answer.insert("port".into(), Value::from(u64::from(port)));
             answer.insert("args".into(), Value::Array(std::mem::take(&mut event.args)));
             event.ack(Value::Object(answer));
@@ -127,7 +127,7 @@ async fn on_connection(socket: Socket) {
     socket.on("state", |socket: Socket, mut event: Event| async move {
         let mut rooms: Vec<String> = socket.rooms().iter().map(|r| r.to_string()).collect();
         rooms.sort();
-        let mut state = sockeye::Map::new();
+        let mut state = sockeye::Map::default();
         state.insert("id".into(), socket.id().to_string().into());
         state.insert("recovered".into(), socket.recovered().into());
         state.insert(

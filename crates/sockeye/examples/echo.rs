@@ -88,7 +88,7 @@ async fn refuse_on_request(socket: Socket) -> Result<(), ConnectError> {
     let by_query = socket.protocol() == ProtocolRevision::V4
         && socket.request().query("refuse").as_deref() == Some("1");
     if by_auth || by_query {
-        let mut data = sockeye::Map::new();
+        let mut data = sockeye::Map::default();
         data.insert("reason".into(), "test".into());
         return Err(ConnectError::new("refused by middleware").with_data(Value::Object(data)));
     }
@@ -233,7 +233,7 @@ async fn on_connection(socket: Socket) {
     socket.on("state", |socket: Socket, mut event: Event| async move {
         let mut rooms: Vec<String> = socket.rooms().iter().map(|r| r.to_string()).collect();
         rooms.sort();
-        let mut state = sockeye::Map::new();
+        let mut state = sockeye::Map::default();
         state.insert("id".into(), socket.id().to_string().into());
         state.insert("recovered".into(), socket.recovered().into());
         state.insert(
@@ -258,18 +258,18 @@ async fn on_connection(socket: Socket) {
 /// The `stats` answer: the engine's counters and every disconnect reason so far.
 fn stats() -> Value {
     let engine = sockeye_engine::stats();
-    let mut counters = sockeye::Map::new();
+    let mut counters = sockeye::Map::default();
     counters.insert("sessionsOpen".into(), engine.sessions_open().into());
     counters.insert("messagesOut".into(), engine.messages_out.into());
     counters.insert("volatileDropped".into(), engine.volatile_dropped.into());
     counters.insert("slowClientCloses".into(), engine.slow_client_closes.into());
-    let mut disconnects = sockeye::Map::new();
+    let mut disconnects = sockeye::Map::default();
     if let Ok(list) = DISCONNECTS.lock() {
         for (id, reason) in list.iter() {
             disconnects.insert(id.clone(), reason.clone().into());
         }
     }
-    let mut out = sockeye::Map::new();
+    let mut out = sockeye::Map::default();
     out.insert("engine".into(), Value::Object(counters));
     out.insert("disconnects".into(), Value::Object(disconnects));
     Value::Object(out)

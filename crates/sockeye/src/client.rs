@@ -305,7 +305,7 @@ impl Client {
         let data = match self.revision {
             ProtocolRevision::V4 => None,
             ProtocolRevision::V5 => {
-                let mut map = crate::Map::new();
+                let mut map = crate::Map::default();
                 map.insert("sid".into(), Value::String(socket.id().to_string()));
                 if let Some(pid) = socket.pid() {
                     map.insert("pid".into(), Value::String(pid.to_string()));
@@ -365,7 +365,7 @@ fn replay_missed(socket: &Socket, mut missed: Vec<Packet>) {
 
 /// `{"message": …, "data": …}`, the v5 form of a `connect_error`.
 fn invalid_or_refused(err: &ConnectError) -> Value {
-    let mut map = crate::Map::new();
+    let mut map = crate::Map::default();
     map.insert("message".into(), Value::String(err.message.clone()));
     if let Some(data) = &err.data {
         map.insert("data".into(), data.clone());

@@ -26,7 +26,8 @@ pub(crate) struct NamespaceHandlers {
 
 pub(crate) struct NamespaceInner {
     pub(crate) name: Arc<str>,
-    pub(crate) sockets: RwLock<HashMap<SocketId, Socket>>,
+    /// Socket ids are random and made here, so a fast hash is enough.
+    pub(crate) sockets: RwLock<foldhash::HashMap<SocketId, Socket>>,
     pub(crate) handlers: Arc<NamespaceHandlers>,
     pub(crate) adapter: Arc<dyn Adapter>,
     ack_ids: AtomicU64,
@@ -53,7 +54,7 @@ impl NamespaceInner {
             };
             NamespaceInner {
                 name: name.into(),
-                sockets: RwLock::new(HashMap::new()),
+                sockets: RwLock::new(foldhash::HashMap::default()),
                 handlers,
                 adapter: adapters.create(ctx),
                 ack_ids: AtomicU64::new(0),
@@ -264,6 +265,18 @@ impl AdapterContext {
     /// A local socket by id.
     pub fn socket(&self, id: &str) -> Option<Socket> {
         self.ns.upgrade()?.sockets.read().get(id).cloned()
+    }
+
+    /// The local sockets with these ids (those still connected), in their order, looked
+    /// up under one lock.
+    pub fn sockets_by_id<'a>(&self, ids: impl IntoIterator<Item = &'a str>) -> Vec<Socket> {
+        let Some(ns) = self.ns.upgrade() else {
+            return Vec::new();
+        };
+        let sockets = ns.sockets.read();
+        ids.into_iter()
+            .filter_map(|id| sockets.get(id).cloned())
+            .collect()
     }
 
     /// The local sockets whose id passes `keep`.

@@ -207,7 +207,7 @@ impl Socket {
         static EMPTY: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
         match &self.inner.auth {
             Some(auth) => auth,
-            None => EMPTY.get_or_init(|| Value::Object(crate::value::Map::new())),
+            None => EMPTY.get_or_init(|| Value::Object(crate::value::Map::default())),
         }
     }
 

@@ -55,7 +55,7 @@ pub(crate) fn from_msgpack(value: Mp) -> Value {
         Mp::Binary(b) => Value::from(b),
         Mp::Array(a) => Value::Array(a.into_iter().map(from_msgpack).collect()),
         Mp::Map(entries) => {
-            let mut map = Map::new();
+            let mut map = Map::default();
             for (k, v) in entries {
                 if let Some(key) = key_string(k) {
                     map.insert(key, from_msgpack(v));

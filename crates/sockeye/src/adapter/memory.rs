@@ -1,6 +1,5 @@
 //! The in-memory adapter: a room index for the sockets of this node.
 
-use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -11,11 +10,12 @@ use crate::recovery::{RecoveryStore, RestoredSession, SessionState};
 use crate::{AckError, Packet, RemoteSocket, Socket, Value};
 
 /// Rooms of the local sockets, in both directions so that joining, leaving and
-/// resolving a broadcast are all map lookups.
+/// resolving a broadcast are all map lookups. foldhash: fast, and seeded per process
+/// (room names come from clients).
 #[derive(Default)]
 struct RoomIndex {
-    rooms: HashMap<Room, HashSet<SocketId>>,
-    sids: HashMap<SocketId, HashSet<Room>>,
+    rooms: foldhash::HashMap<Room, foldhash::HashSet<SocketId>>,
+    sids: foldhash::HashMap<SocketId, foldhash::HashSet<Room>>,
 }
 
 /// The default adapter: everything happens on this node.
@@ -71,7 +71,23 @@ impl MemoryAdapter {
         if opts.rooms.is_empty() {
             return self.ctx.sockets_where(|id| !excluded(id));
         }
-        let mut ids: HashSet<&SocketId> = HashSet::new();
+        if let [room] = &opts.rooms[..] {
+            // The usual broadcast: one room, whose members are distinct already.
+            return match index.rooms.get(room) {
+                Some(members) => self.ctx.sockets_by_id(
+                    members
+                        .iter()
+                        .filter(|id| !excluded(id))
+                        .map(SocketId::as_str),
+                ),
+                None => {
+                    let mut own = self.ctx.sockets_by_id([&**room]);
+                    own.retain(|socket| !excluded(socket.id()));
+                    own
+                }
+            };
+        }
+        let mut ids: foldhash::HashSet<&SocketId> = foldhash::HashSet::default();
         let mut own_ids: Vec<&str> = Vec::new();
         for room in &opts.rooms {
             match index.rooms.get(room) {
@@ -79,16 +95,14 @@ impl MemoryAdapter {
                 None => own_ids.push(room),
             }
         }
-        let mut sockets: Vec<Socket> = ids
-            .into_iter()
-            .filter(|id| !excluded(id))
-            .filter_map(|id| self.ctx.socket(id.as_str()))
-            .collect();
-        for id in own_ids {
-            if let Some(socket) = self.ctx.socket(id) {
-                if !excluded(socket.id()) && !sockets.iter().any(|s| s.id() == socket.id()) {
-                    sockets.push(socket);
-                }
+        let mut sockets = self.ctx.sockets_by_id(
+            ids.into_iter()
+                .filter(|id| !excluded(id))
+                .map(SocketId::as_str),
+        );
+        for socket in self.ctx.sockets_by_id(own_ids) {
+            if !excluded(socket.id()) && !sockets.iter().any(|s| s.id() == socket.id()) {
+                sockets.push(socket);
             }
         }
         sockets

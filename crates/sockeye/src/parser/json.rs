@@ -8,7 +8,7 @@
 use std::cell::Cell;
 use std::io;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::Serialize;
 use serde_json::ser::Formatter;
@@ -32,8 +32,8 @@ impl Formatter for JsFormatter {
 /// Appends `value` as JSON. Serializing our payload types cannot fail (keys are
 /// strings, numbers finite, the buffer grows), so a failure is a bug: it is logged
 /// and the frame is left with whatever was written.
-pub(super) fn write_json<T: Serialize + ?Sized>(buf: &mut BytesMut, value: &T) {
-    let mut ser = serde_json::Serializer::with_formatter(buf.writer(), JsFormatter);
+pub(super) fn write_json<T: Serialize + ?Sized>(buf: &mut Vec<u8>, value: &T) {
+    let mut ser = serde_json::Serializer::with_formatter(buf, JsFormatter);
     if let Err(error) = value.serialize(&mut ser) {
         debug_assert!(false, "JSON serialization failed: {error}");
         tracing::error!(%error, "JSON serialization of a packet failed");

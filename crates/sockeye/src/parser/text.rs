@@ -6,7 +6,7 @@
 
 use std::iter;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 use sockeye_engine::{Message, Outgoing};
 
 use super::attachments::Pending;
@@ -105,7 +105,7 @@ fn frame(
     attachments: usize,
     packet: &Packet,
     payload_bound: usize,
-    write_payload: impl FnOnce(&mut BytesMut),
+    write_payload: impl FnOnce(&mut Vec<u8>),
 ) -> Message {
     let nsp = (!packet.nsp.is_empty() && packet.nsp != "/").then_some(packet.nsp.as_str());
     let capacity =
@@ -116,16 +116,18 @@ fn frame(
         } + nsp.map_or(0, |n| n.len() + 1)
             + packet.id.map_or(0, json::decimal_len)
             + payload_bound;
-    let mut buf = BytesMut::with_capacity(capacity);
-    buf.put_u8(b'4');
-    buf.put_u8(b'0' + packet_type);
+    // A Vec rather than a BytesMut: serde_json writes in many small pieces, which a
+    // Vec takes with less work; it becomes the shared buffer without a copy.
+    let mut buf = Vec::with_capacity(capacity);
+    buf.push(b'4');
+    buf.push(b'0' + packet_type);
     if attachments > 0 {
         put_decimal(&mut buf, attachments as u64);
-        buf.put_u8(b'-');
+        buf.push(b'-');
     }
     if let Some(nsp) = nsp {
-        buf.put_slice(nsp.as_bytes());
-        buf.put_u8(b',');
+        buf.extend_from_slice(nsp.as_bytes());
+        buf.push(b',');
     }
     if let Some(id) = packet.id {
         put_decimal(&mut buf, id);
@@ -136,10 +138,10 @@ fn frame(
         "frame bound {capacity} < {}",
         buf.len()
     );
-    Message::from_text_packet(buf.freeze())
+    Message::from_text_packet(Bytes::from(buf))
 }
 
-fn put_decimal(buf: &mut BytesMut, mut n: u64) {
+fn put_decimal(buf: &mut Vec<u8>, mut n: u64) {
     let mut digits = [0u8; 20];
     let mut start = digits.len();
     loop {
@@ -150,7 +152,7 @@ fn put_decimal(buf: &mut BytesMut, mut n: u64) {
             break;
         }
     }
-    buf.put_slice(&digits[start..]);
+    buf.extend_from_slice(&digits[start..]);
 }
 
 /// The text message followed by its attachments, in one group so no other message
@@ -363,7 +365,7 @@ fn parse_header<'a>(text: &'a str, limits: &DecodeLimits) -> Result<Header<'a>, 
 /// `querystring.parse` does: `+` is a space, a repeated key collects its values in
 /// an array, invalid percent escapes stay as they are.
 fn parse_query(query: &str) -> Value {
-    let mut map = Map::new();
+    let mut map = Map::default();
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         let (key, value) = (percent_decode(key), Value::String(percent_decode(value)));

@@ -93,9 +93,15 @@ impl<'de> Visitor<'de> for ValueVisitor {
     /// Duplicate keys: the last value wins, at the position of the first, as in
     /// `JSON.parse`.
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
-        let mut map = Map::with_capacity(cautious(access.size_hint()));
+        let hint = access.size_hint();
+        let mut map = Map::with_capacity_and_hasher(cautious(hint), Default::default());
         while let Some(key) = access.next_key_seed(KeySeed)? {
             let value = access.next_value()?;
+            if hint.is_none() && map.capacity() == 0 {
+                // JSON gives no size: room for a few keys at once, rather than growing
+                // the table and the entries twice for a small object.
+                map.reserve(4);
+            }
             map.insert(key, value);
         }
         Ok(Value::Object(map))

@@ -27,8 +27,10 @@ use serde_json::Number;
 pub use de::from_value;
 pub use ser::to_value;
 
-/// A JSON object with string keys, in insertion order.
-pub type Map = indexmap::IndexMap<String, Value>;
+/// A JSON object with string keys, in insertion order. Hashed with foldhash, seeded
+/// per process: fast for the small objects events carry, and keys from clients
+/// cannot be chosen to collide. Make one with `Map::default()`.
+pub type Map = indexmap::IndexMap<String, Value, foldhash::fast::RandomState>;
 
 /// A Socket.IO value: JSON extended with binary data.
 #[derive(Clone, Debug, Default, PartialEq)]

@@ -120,7 +120,7 @@ impl ser::Serializer for ValueSerializer {
         variant: &'static str,
         value: &T,
     ) -> Result<Value, ValueError> {
-        let mut map = Map::with_capacity(1);
+        let mut map = Map::with_capacity_and_hasher(1, Default::default());
         map.insert(variant.to_owned(), to_value(value)?);
         Ok(Value::Object(map))
     }
@@ -151,7 +151,7 @@ impl ser::Serializer for ValueSerializer {
     }
     fn serialize_map(self, len: Option<usize>) -> Result<MapBuilder, ValueError> {
         Ok(MapBuilder {
-            map: Map::with_capacity(len.unwrap_or(0)),
+            map: Map::with_capacity_and_hasher(len.unwrap_or(0), Default::default()),
             key: None,
         })
     }
@@ -167,7 +167,7 @@ impl ser::Serializer for ValueSerializer {
     ) -> Result<TaggedMapBuilder, ValueError> {
         Ok(TaggedMapBuilder {
             variant,
-            map: Map::with_capacity(len),
+            map: Map::with_capacity_and_hasher(len, Default::default()),
         })
     }
 }
@@ -221,7 +221,7 @@ impl ser::SerializeTupleVariant for TaggedSeqBuilder {
         Ok(())
     }
     fn end(self) -> Result<Value, ValueError> {
-        let mut map = Map::with_capacity(1);
+        let mut map = Map::with_capacity_and_hasher(1, Default::default());
         map.insert(self.variant.to_owned(), Value::Array(self.items));
         Ok(Value::Object(map))
     }
@@ -285,7 +285,7 @@ impl ser::SerializeStructVariant for TaggedMapBuilder {
         Ok(())
     }
     fn end(self) -> Result<Value, ValueError> {
-        let mut outer = Map::with_capacity(1);
+        let mut outer = Map::with_capacity_and_hasher(1, Default::default());
         outer.insert(self.variant.to_owned(), Value::Object(self.map));
         Ok(Value::Object(outer))
     }

@@ -272,7 +272,7 @@ fn conveniences() {
     assert_eq!(Value::from(Some(1)), Value::from(1));
     assert_eq!(Value::from(None::<i32>), Value::Null);
     assert_eq!(Value::from(vec![Value::Null]), json("[null]"));
-    assert_eq!(Value::from(Map::new()), json("{}"));
+    assert_eq!(Value::from(Map::default()), json("{}"));
     let collected: Value = vec![("a", Value::from(1))].into_iter().collect();
     assert_eq!(collected, json(r#"{"a":1}"#));
     assert_eq!(

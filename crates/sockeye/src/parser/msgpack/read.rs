@@ -278,7 +278,8 @@ impl Reader<'_> {
         if depth >= MAX_DEPTH {
             return Err(MsgPackError::TooDeep { max: MAX_DEPTH });
         }
-        let mut map = Map::with_capacity(len.min(self.remaining() / 2));
+        let mut map =
+            Map::with_capacity_and_hasher(len.min(self.remaining() / 2), Default::default());
         for _ in 0..len {
             let key = self.key(depth + 1)?;
             let value = self.read(depth + 1)?.unwrap_or(Value::Null);

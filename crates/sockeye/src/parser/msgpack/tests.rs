@@ -360,7 +360,7 @@ fn binary_data_is_sliced_not_copied() {
 
 #[test]
 fn round_trips_every_packet_kind() {
-    let mut nested = Map::new();
+    let mut nested = Map::default();
     nested.insert(
         "list".into(),
         Value::Array(vec![bin(&[1]), "s".into(), bin(&[2, 3])]),

@@ -296,9 +296,9 @@ fn encodes_binary_ack_and_namespaced_binary_event() {
             "BIN:0001"
         ]
     );
-    let mut inner = Map::new();
+    let mut inner = Map::default();
     inner.insert("c".into(), bin(&[8]));
-    let mut outer = Map::new();
+    let mut outer = Map::default();
     outer.insert("a".into(), bin(&[7]));
     outer.insert("b".into(), Value::Object(inner));
     let p = event("/x", None, "b", vec![Value::Object(outer), bin(&[9])]);
@@ -523,7 +523,7 @@ fn attachments_are_not_copied_on_decode() {
 
 #[test]
 fn round_trips_every_packet_kind() {
-    let mut nested = Map::new();
+    let mut nested = Map::default();
     nested.insert(
         "list".into(),
         Value::Array(vec![bin(&[1]), "s".into(), bin(&[2, 3])]),
