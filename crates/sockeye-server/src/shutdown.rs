@@ -1,6 +1,5 @@
 //! Logging set-up and the serve loop with graceful shutdown.
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -69,7 +68,24 @@ pub async fn serve(
             gateway.io.close();
         }
     };
-    let server = accept_loop(listener, router, limits.header_read_timeout, signal);
+    // The accept loop is a task of its own, on the runtime's workers beside the
+    // connections it starts rather than on the main thread: a new connection then
+    // wakes no other thread.
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut accepting = tokio::spawn(accept_loop(
+        listener,
+        router,
+        limits.header_read_timeout,
+        stop_rx,
+    ));
+    let server = async move {
+        tokio::select! {
+            joined = &mut accepting => return joined.map_err(std::io::Error::other)?,
+            _ = signal => {}
+        }
+        let _ = stop_tx.send(true);
+        accepting.await.map_err(std::io::Error::other)?
+    };
     tokio::select! {
         result = server => result,
         forced = async {
@@ -89,22 +105,21 @@ pub async fn serve(
     }
 }
 
-/// Accepts until `shutdown` completes, then asks every HTTP connection to finish its
+/// Accepts until `stop` turns true, then asks every HTTP connection to finish its
 /// request in flight and waits for them all to end.
 async fn accept_loop(
     listener: TcpListener,
     router: Router,
     header_read_timeout: Duration,
-    shutdown: impl Future<Output = ()>,
+    mut stop: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
-    // Every connection task holds a receiver: `closed()` on the sender resolves once
-    // they have all ended.
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let mut shutdown = std::pin::pin!(shutdown);
+    // Every connection task holds a receiver of `conns`: `closed()` on the sender
+    // resolves once they have all ended.
+    let (conns_tx, conns_rx) = watch::channel(false);
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
-            _ = &mut shutdown => break,
+            _ = stop.wait_for(|stop| *stop) => break,
         };
         let (stream, peer) = match accepted {
             Ok(pair) => pair,
@@ -114,7 +129,7 @@ async fn accept_loop(
                 tracing::warn!(%error, "accept failed");
                 tokio::select! {
                     _ = tokio::time::sleep(ACCEPT_BACKOFF) => continue,
-                    _ = &mut shutdown => break,
+                    _ = stop.wait_for(|stop| *stop) => break,
                 }
             }
         };
@@ -126,12 +141,12 @@ async fn accept_loop(
             peer,
             router.clone(),
             header_read_timeout,
-            stop_rx.clone(),
+            conns_rx.clone(),
         ));
     }
-    drop(stop_rx);
-    let _ = stop_tx.send(true);
-    stop_tx.closed().await;
+    drop(conns_rx);
+    let _ = conns_tx.send(true);
+    conns_tx.closed().await;
     Ok(())
 }
 
