@@ -93,9 +93,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             };
             serde_json::to_string_pretty(&fanout(target, &config).await?)?
         }
-        Scenario::Echo { clients, secs } => {
-            serde_json::to_string_pretty(&echo(target, clients, Duration::from_secs_f64(secs)).await?)?
-        }
+        Scenario::Echo { clients, secs } => serde_json::to_string_pretty(
+            &echo(target, clients, Duration::from_secs_f64(secs)).await?,
+        )?,
         Scenario::Connect {
             polling,
             parallel,
