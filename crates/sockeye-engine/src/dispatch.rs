@@ -11,7 +11,7 @@ use http_body::Body;
 
 use crate::body::BoxError;
 use crate::engine::Engine;
-use crate::request::query_param;
+use crate::request::percent_decode;
 use crate::response::{self, EngineResponse};
 use crate::stats::{Stats, STATS};
 use crate::websocket::{self, Mode};
@@ -29,13 +29,28 @@ struct Query {
 }
 
 impl Query {
+    /// One pass over the query string; a value is percent-decoded only when it holds
+    /// an escape. The first occurrence of a parameter counts, as in `query_param`.
     fn parse(query: &str) -> Self {
+        let (mut eio, mut transport, mut sid, mut b64, mut jsonp) = (None, None, None, None, None);
+        for pair in query.split('&') {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let slot = match &*percent_decode(key) {
+                "EIO" => &mut eio,
+                "transport" => &mut transport,
+                "sid" => &mut sid,
+                "b64" => &mut b64,
+                "j" => &mut jsonp,
+                _ => continue,
+            };
+            slot.get_or_insert(value);
+        }
         Query {
-            eio: query_param(query, "EIO").and_then(|v| ProtocolVersion::from_query(&v)),
-            transport: query_param(query, "transport").and_then(|v| Transport::parse(&v)),
-            sid: query_param(query, "sid").map(|v| v.into_owned()),
-            b64: query_param(query, "b64").is_some_and(|v| !v.is_empty()),
-            jsonp: query_param(query, "j").is_some(),
+            eio: eio.and_then(|v| ProtocolVersion::from_query(&percent_decode(v))),
+            transport: transport.and_then(|v| Transport::parse(&percent_decode(v))),
+            sid: sid.map(|v| percent_decode(v).into_owned()),
+            b64: b64.is_some_and(|v| !v.is_empty()),
+            jsonp: jsonp.is_some(),
         }
     }
 }
@@ -152,5 +167,28 @@ where
             },
             query.b64,
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_parameters_in_one_pass() {
+        let q = Query::parse("EIO=4&transport=polling&t=Pq1&sid=a%2Bb&b64=1&EIO=3");
+        assert_eq!(q.eio, Some(ProtocolVersion::V4));
+        assert_eq!(q.transport, Some(Transport::Polling));
+        assert_eq!(q.sid.as_deref(), Some("a+b"));
+        assert!(q.b64);
+        assert!(!q.jsonp);
+        let q = Query::parse("%45IO=3&transport=web%73ocket&b64=&j=0");
+        assert_eq!(q.eio, Some(ProtocolVersion::V3));
+        assert_eq!(q.transport, Some(Transport::Websocket));
+        assert_eq!(q.sid, None);
+        assert!(!q.b64);
+        assert!(q.jsonp);
+        let q = Query::parse("");
+        assert_eq!((q.eio, q.transport, q.b64, q.jsonp), (None, None, false, false));
     }
 }

@@ -20,23 +20,54 @@ pub(crate) struct Engine {
     pub(crate) handler: Arc<dyn EngineHandler>,
     pub(crate) admission: Admission,
     sessions: RwLock<HashMap<Sid, EngineSocket>>,
+    /// [`open_tail`] for polling, then websocket.
+    open_tails: [Vec<u8>; 2],
 }
 
-/// The handshake data of the `open` packet, in the reference server's field order.
+/// The handshake data of the `open` packet after the session id, in the reference
+/// server's field order.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Handshake<'a> {
-    sid: &'a str,
+struct HandshakeTail<'a> {
     upgrades: &'a [&'a str],
     ping_interval: u128,
     ping_timeout: u128,
     max_payload: usize,
 }
 
+/// The `open` packet up to the session id.
+const OPEN_HEAD: &[u8] = b"0{\"sid\":\"";
+
+/// What follows the session id in the `open` packet of a session opened on `transport`
+/// (made once per server).
+fn open_tail(config: &EngineConfig, transport: Transport) -> Vec<u8> {
+    let can_upgrade =
+        transport == Transport::Polling && config.transports.contains(&Transport::Websocket);
+    let upgrades: &[&str] = if can_upgrade { &["websocket"] } else { &[] };
+    let tail = HandshakeTail {
+        upgrades,
+        ping_interval: config.ping_interval.as_millis(),
+        ping_timeout: config.ping_timeout.as_millis(),
+        max_payload: config.max_payload,
+    };
+    // `{"upgrades":…}` with its opening brace replaced by the end of the sid field.
+    let mut out = b"\",".to_vec();
+    match serde_json::to_vec(&tail) {
+        Ok(json) => out.extend_from_slice(json.get(1..).unwrap_or_default()),
+        // A plain struct of numbers and strings always serializes.
+        Err(error) => tracing::error!(%error, "could not serialize the handshake"),
+    }
+    out
+}
+
 impl Engine {
     pub(crate) fn new(config: EngineConfig, handler: Arc<dyn EngineHandler>) -> Self {
         Engine {
             admission: Admission::new(config.max_sessions, config.handshake_rate),
+            open_tails: [
+                open_tail(&config, Transport::Polling),
+                open_tail(&config, Transport::Websocket),
+            ],
             config,
             handler,
             sessions: RwLock::new(HashMap::new()),
@@ -100,23 +131,18 @@ impl Engine {
         }
     }
 
-    /// The `open` packet (`0{"sid":…}`) for a session starting on `transport`.
+    /// The `open` packet (`0{"sid":…}`) for a session starting on `transport`: the
+    /// session id, then the part every session of this server shares.
     pub(crate) fn open_packet(&self, sid: &Sid, transport: Transport) -> Bytes {
-        let can_upgrade = transport == Transport::Polling
-            && self.config.transports.contains(&Transport::Websocket);
-        let upgrades: &[&str] = if can_upgrade { &["websocket"] } else { &[] };
-        let handshake = Handshake {
-            sid: sid.as_str(),
-            upgrades,
-            ping_interval: self.config.ping_interval.as_millis(),
-            ping_timeout: self.config.ping_timeout.as_millis(),
-            max_payload: self.config.max_payload,
+        let tail = match transport {
+            Transport::Polling => &self.open_tails[0],
+            Transport::Websocket => &self.open_tails[1],
         };
-        let mut out = b"0".to_vec();
-        // Serializing this plain struct to a Vec cannot fail.
-        if serde_json::to_writer(&mut out, &handshake).is_err() {
-            tracing::error!("could not serialize the handshake");
-        }
+        let mut out = Vec::with_capacity(OPEN_HEAD.len() + sid.as_str().len() + tail.len());
+        out.extend_from_slice(OPEN_HEAD);
+        // Ids are base64url: nothing to escape.
+        out.extend_from_slice(sid.as_str().as_bytes());
+        out.extend_from_slice(tail);
         Bytes::from(out)
     }
 }

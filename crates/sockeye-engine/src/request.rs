@@ -42,23 +42,43 @@ pub struct RemoteAddr(pub SocketAddr);
 impl RequestInfo {
     /// Captures the parts of a request the session keeps.
     ///
-    /// Header values and the URI are copied rather than shared: hyper parses them as
+    /// The URI and header values are copied rather than shared: hyper parses them as
     /// slices of the connection's read buffer, and a shared slice would keep that whole
-    /// buffer (8 KiB) alive for the life of the session.
+    /// buffer (8 KiB) alive for the life of the session. They are copied into one
+    /// buffer, which the URI and every value share, instead of one allocation each.
     pub fn from_request<B>(req: &http::Request<B>) -> Self {
         let remote_addr = req
             .extensions()
             .get::<RemoteAddr>()
             .map(|r| r.0)
             .or_else(|| req.extensions().get::<SocketAddr>().copied());
+        let uri_text = req.uri().path_and_query().map(|pq| pq.as_str());
+        let uri_len = uri_text.map_or(0, str::len);
+        let values_len: usize = req.headers().values().map(HeaderValue::len).sum();
+        let mut buffer = Vec::with_capacity(uri_len + values_len);
+        buffer.extend_from_slice(uri_text.unwrap_or("").as_bytes());
+        for value in req.headers().values() {
+            buffer.extend_from_slice(value.as_bytes());
+        }
+        let buffer = Bytes::from(buffer);
+        let uri = match uri_text {
+            // An origin-form request target (what a server receives) is its
+            // path-and-query; anything else is kept as it is.
+            Some(_) if req.uri().scheme().is_none() && req.uri().authority().is_none() => {
+                Uri::from_maybe_shared(buffer.slice(..uri_len)).unwrap_or_else(|_| req.uri().clone())
+            }
+            _ => req.uri().clone(),
+        };
         let mut headers = HeaderMap::with_capacity(req.headers().len());
+        let mut at = uri_len;
         for (name, value) in req.headers() {
-            let mut copy =
-                HeaderValue::from_bytes(value.as_bytes()).unwrap_or_else(|_| value.clone());
+            let end = at + value.len();
+            let mut copy = HeaderValue::from_maybe_shared(buffer.slice(at..end))
+                .unwrap_or_else(|_| value.clone());
             copy.set_sensitive(value.is_sensitive());
             headers.append(name.clone(), copy);
+            at = end;
         }
-        let uri = Uri::try_from(req.uri().to_string()).unwrap_or_else(|_| req.uri().clone());
         RequestInfo {
             method: req.method().clone(),
             uri,
@@ -69,28 +89,20 @@ impl RequestInfo {
 
     /// The copy a session keeps for its whole life: without the headers that only
     /// carried the websocket upgrade (`Connection`, `Upgrade`, `Sec-WebSocket-Key`,
-    /// `-Version`, `-Extensions`), and with every header value in one shared buffer
-    /// instead of one allocation each.
+    /// `-Version`, `-Extensions`), the others in their order. The values stay in the
+    /// shared buffer.
     pub(crate) fn into_session_copy(self) -> Self {
+        if !UPGRADE_ONLY.iter().any(|name| self.headers.contains_key(name)) {
+            return self;
+        }
         let kept = || {
             self.headers
                 .iter()
                 .filter(|(name, _)| !UPGRADE_ONLY.contains(name))
         };
-        let mut buffer = Vec::with_capacity(kept().map(|(_, v)| v.len()).sum());
-        for (_, value) in kept() {
-            buffer.extend_from_slice(value.as_bytes());
-        }
-        let buffer = Bytes::from(buffer);
         let mut headers = HeaderMap::with_capacity(kept().count());
-        let mut at = 0;
         for (name, value) in kept() {
-            let end = at + value.len();
-            let mut copy = HeaderValue::from_maybe_shared(buffer.slice(at..end))
-                .unwrap_or_else(|_| value.clone());
-            copy.set_sensitive(value.is_sensitive());
-            headers.append(name.clone(), copy);
-            at = end;
+            headers.append(name.clone(), value.clone());
         }
         RequestInfo { headers, ..self }
     }
@@ -197,6 +209,7 @@ mod tests {
         );
         assert_eq!(copy.cookie("b"), Some("2"));
         assert_eq!(copy.query("EIO").as_deref(), Some("4"));
+        assert_eq!(copy.uri, "/engine.io/?EIO=4&transport=websocket");
     }
 
     #[test]

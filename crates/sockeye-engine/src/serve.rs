@@ -84,6 +84,7 @@ where
     B: Body<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
 {
+    tune_listener(&listener);
     let mut backoff = ACCEPT_BACKOFF_MIN;
     loop {
         let accepted = tokio::select! {
@@ -106,9 +107,6 @@ where
                 continue;
             }
         };
-        if let Err(error) = stream.set_nodelay(true) {
-            tracing::debug!(%error, "could not set TCP_NODELAY");
-        }
         tokio::spawn(serve_connection(
             stream,
             peer,
@@ -118,6 +116,42 @@ where
     }
     Ok(())
 }
+
+/// TCP options set once on the listener rather than on every connection: accepted
+/// sockets inherit `TCP_NODELAY` (Socket.IO packets are small and must not wait for
+/// Nagle), and with `TCP_DEFER_ACCEPT` (Linux) a connection is handed over only once
+/// its first bytes have arrived, so the first read finds the request instead of
+/// nothing, and a client that connects and sends nothing costs no task.
+pub fn tune_listener(listener: &TcpListener) {
+    let socket = socket2::SockRef::from(listener);
+    if let Err(error) = socket.set_tcp_nodelay(true) {
+        tracing::debug!(%error, "could not set TCP_NODELAY on the listener");
+    }
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let seconds: libc::c_int = DEFER_ACCEPT_SECS;
+        // SAFETY: setsockopt reads `size_of::<c_int>()` bytes from a pointer to a live
+        // c_int, on the listener's own descriptor, which `listener` keeps open.
+        let rc = unsafe {
+            libc::setsockopt(
+                listener.as_raw_fd(),
+                libc::IPPROTO_TCP,
+                libc::TCP_DEFER_ACCEPT,
+                (&seconds as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if rc != 0 {
+            tracing::debug!(error = %io::Error::last_os_error(), "could not set TCP_DEFER_ACCEPT");
+        }
+    }
+}
+
+/// How long the kernel holds a connection that sent nothing before handing it over
+/// anyway (it is then served as usual, and the header read timeout applies).
+#[cfg(target_os = "linux")]
+const DEFER_ACCEPT_SECS: libc::c_int = 5;
 
 /// Errors of one incoming connection that say nothing about the listener.
 fn is_connection_error(error: &io::Error) -> bool {

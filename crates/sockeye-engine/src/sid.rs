@@ -15,9 +15,12 @@ impl Sid {
     pub fn random() -> Self {
         let mut raw = [0u8; 15];
         rand::rng().fill_bytes(&mut raw);
-        Sid(base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(raw)
-            .into())
+        let mut text = [0u8; 20];
+        let written = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode_slice(raw, &mut text)
+            .unwrap_or(0);
+        // base64 is ASCII.
+        Sid(std::str::from_utf8(&text[..written]).unwrap_or_default().into())
     }
 
     /// The id as text.

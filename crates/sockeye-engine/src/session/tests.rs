@@ -382,3 +382,19 @@ async fn polling_timer_task_ends_after_upgrade() {
     settle().await;
     assert!(task.is_finished());
 }
+
+#[test]
+fn open_packet_in_the_reference_form() {
+    let (engine, _) = setup(8);
+    let sid = Sid::from("AbCdEfGhIjKlMnOpQrSt");
+    let polling = engine.open_packet(&sid, Transport::Polling);
+    assert_eq!(
+        std::str::from_utf8(&polling).unwrap_or_default(),
+        r#"0{"sid":"AbCdEfGhIjKlMnOpQrSt","upgrades":["websocket"],"pingInterval":300,"pingTimeout":200,"maxPayload":1000000}"#
+    );
+    let websocket = engine.open_packet(&sid, Transport::Websocket);
+    assert_eq!(
+        std::str::from_utf8(&websocket).unwrap_or_default(),
+        r#"0{"sid":"AbCdEfGhIjKlMnOpQrSt","upgrades":[],"pingInterval":300,"pingTimeout":200,"maxPayload":1000000}"#
+    );
+}
