@@ -51,7 +51,7 @@ pub use error::{EngineError, HttpErrorCode, SendError};
 pub use handler::{AllowRequest, EngineHandler};
 pub use message::{Incoming, Message, Outgoing};
 pub use request::{query_param, RemoteAddr, RequestInfo};
-pub use serve::{serve, serve_with_shutdown};
+pub use serve::{serve, serve_with_shutdown, tune_listener};
 pub use service::{EngineLayer, EngineService, NotFound, ResponseFuture};
 pub use session::{CloseReason, EngineSocket, ProtocolVersion};
 pub use sid::Sid;

@@ -116,6 +116,7 @@ async fn accept_loop(
     // Every connection task holds a receiver of `conns`: `closed()` on the sender
     // resolves once they have all ended.
     let (conns_tx, conns_rx) = watch::channel(false);
+    sockeye_engine::tune_listener(&listener);
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
@@ -133,9 +134,6 @@ async fn accept_loop(
                 }
             }
         };
-        if let Err(error) = stream.set_nodelay(true) {
-            tracing::debug!(%error, "could not set TCP_NODELAY");
-        }
         tokio::spawn(serve_connection(
             stream,
             peer,
