@@ -122,6 +122,9 @@ fn main() {
 }
 
 /// results.json, the charts and the report.
+/// Where the analysis written by hand lives (profiles, what limits each figure).
+const ANALYSIS: &str = "bench/ANALYSIS.md";
+
 fn write_outputs(args: &Args, paths: &Paths, results: &run::Results) {
     let charts_dir = paths.repo.join(&args.charts);
     if let Err(e) = std::fs::create_dir_all(&charts_dir) {
@@ -139,7 +142,9 @@ fn write_outputs(args: &Args, paths: &Paths, results: &run::Results) {
     if let Err(e) = sockeye_bench::charts::write_all(results, &charts_dir) {
         eprintln!("[bench] charts not drawn: {e}");
     }
-    let report = sockeye_bench::report::markdown(results, &args.charts);
+    // The hand-written analysis goes into the report as it is.
+    let analysis = std::fs::read_to_string(paths.repo.join(ANALYSIS)).ok();
+    let report = sockeye_bench::report::markdown(results, &args.charts, analysis.as_deref());
     let out = paths.repo.join(&args.out);
     if let Err(e) = std::fs::write(&out, report) {
         eprintln!("[bench] {}: {e}", out.display());

@@ -9,6 +9,9 @@ pub struct ProcSample {
     pub rss_kib: u64,
     /// utime + stime, seconds.
     pub cpu_secs: f64,
+    /// stime alone: time in the kernel on the process's behalf (system calls, and the
+    /// network stack's work they trigger), seconds.
+    pub sys_secs: f64,
 }
 
 /// Reads /proc/<pid>/status and /proc/<pid>/stat. `None` if the process is gone.
@@ -26,9 +29,11 @@ pub fn sample(pid: u32) -> Option<ProcSample> {
     // utime and stime are fields 14 and 15 of the whole line, 12 and 13 after ')'.
     let utime: u64 = fields.get(11)?.parse().ok()?;
     let stime: u64 = fields.get(12)?.parse().ok()?;
+    let ticks = clock_ticks() as f64;
     Some(ProcSample {
         rss_kib,
-        cpu_secs: (utime + stime) as f64 / clock_ticks() as f64,
+        cpu_secs: (utime + stime) as f64 / ticks,
+        sys_secs: stime as f64 / ticks,
     })
 }
 

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use super::{cpu_us_per_op, Target};
+use super::{nan, nan_or_f64, Target};
 use crate::checks::{CheckCounts, Checks};
 use crate::client;
 
@@ -35,7 +35,11 @@ pub struct ConnectResult {
     pub via: ConnectVia,
     pub connections: u64,
     pub connections_per_sec: f64,
+    #[serde(deserialize_with = "nan_or_f64")]
     pub cpu_us_per_connection: f64,
+    /// The part of it spent in the kernel.
+    #[serde(default = "nan", deserialize_with = "nan_or_f64")]
+    pub sys_us_per_connection: f64,
     pub checks: CheckCounts,
 }
 
@@ -48,7 +52,7 @@ pub async fn connect(
     let checks = Arc::new(Checks::default());
     let done = Arc::new(AtomicU64::new(0));
     let counter = Arc::new(AtomicU64::new(0));
-    let cpu0 = target.cpu_secs();
+    let spent0 = target.spent();
     let start = Instant::now();
     let deadline = start + duration;
     let tasks: Vec<_> = (0..parallel)
@@ -86,13 +90,15 @@ pub async fn connect(
     let elapsed = start.elapsed();
     // Let the server finish tearing the last connections down before reading its CPU.
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let cpu = target.cpu_secs() - cpu0;
     let connections = done.load(Relaxed);
+    let (cpu_us_per_connection, sys_us_per_connection) =
+        target.spent().per_op_since(spent0, connections);
     ConnectResult {
         via,
         connections,
         connections_per_sec: connections as f64 / elapsed.as_secs_f64(),
-        cpu_us_per_connection: cpu_us_per_op(cpu, connections),
+        cpu_us_per_connection,
+        sys_us_per_connection,
         checks: checks.counts(),
     }
 }

@@ -9,7 +9,7 @@ use futures_util::SinkExt;
 use serde::Serialize;
 use tokio_tungstenite::tungstenite::Message;
 
-use super::{cpu_us_per_op, open_many, Target};
+use super::{nan, nan_or_f64, open_many, Target};
 use crate::checks::{CheckCounts, Checks};
 use crate::client::{self, Ws};
 use crate::error::Result;
@@ -21,7 +21,11 @@ pub struct EchoResult {
     pub clients: usize,
     pub acks: u64,
     pub acks_per_sec: f64,
+    #[serde(deserialize_with = "nan_or_f64")]
     pub cpu_us_per_ack: f64,
+    /// The part of it spent in the kernel.
+    #[serde(default = "nan", deserialize_with = "nan_or_f64")]
+    pub sys_us_per_ack: f64,
     pub latency: Percentiles,
     pub checks: CheckCounts,
 }
@@ -37,7 +41,7 @@ pub async fn echo(target: Target, clients: usize, duration: Duration) -> Result<
         sockets.push(ws?);
     }
     let checks = Arc::new(Checks::default());
-    let cpu0 = target.cpu_secs();
+    let spent0 = target.spent();
     let start = Instant::now();
     let deadline = start + duration;
     let tasks: Vec<_> = sockets
@@ -59,12 +63,13 @@ pub async fn echo(target: Target, clients: usize, duration: Duration) -> Result<
         }
     }
     let elapsed = start.elapsed();
-    let cpu = target.cpu_secs() - cpu0;
+    let (cpu_us_per_ack, sys_us_per_ack) = target.spent().per_op_since(spent0, acks);
     Ok(EchoResult {
         clients,
         acks,
         acks_per_sec: acks as f64 / elapsed.as_secs_f64(),
-        cpu_us_per_ack: cpu_us_per_op(cpu, acks),
+        cpu_us_per_ack,
+        sys_us_per_ack,
         latency: samples.percentiles(),
         checks: checks.counts(),
     })

@@ -16,7 +16,7 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
-use super::{cpu_us_per_op, open_many, wait_until, Target};
+use super::{nan, nan_or_f64, open_many, wait_until, Spent, Target};
 use crate::checks::{CheckCounts, Checks};
 use crate::client::{self, Ws};
 use crate::error::Result;
@@ -61,11 +61,18 @@ pub struct FanoutResult {
     pub subscribers: usize,
     /// Messages delivered per second with the publisher as fast as the window allows.
     pub saturation_deliveries_per_sec: f64,
+    #[serde(deserialize_with = "nan_or_f64")]
     pub saturation_cpu_us_per_delivery: f64,
+    /// The part of it spent in the kernel.
+    #[serde(default = "nan", deserialize_with = "nan_or_f64")]
+    pub saturation_sys_us_per_delivery: f64,
     pub saturation_latency: Percentiles,
     pub fixed_target_deliveries_per_sec: u64,
     pub fixed_deliveries_per_sec: f64,
+    #[serde(deserialize_with = "nan_or_f64")]
     pub fixed_cpu_us_per_delivery: f64,
+    #[serde(default = "nan", deserialize_with = "nan_or_f64")]
+    pub fixed_sys_us_per_delivery: f64,
     pub fixed_latency: Percentiles,
     pub published: u64,
     pub delivered: u64,
@@ -171,7 +178,6 @@ pub async fn fanout_between(
     servers: &[Target],
     config: &FanoutConfig,
 ) -> Result<FanoutResult> {
-    let cpu_secs = || servers.iter().map(Target::cpu_secs).sum::<f64>();
     let room = format!("fanout-{}", config.subscribers);
     let shared = Arc::new(Shared::new(config.subscribers));
     let port = subscribers_on.port;
@@ -215,7 +221,7 @@ pub async fn fanout_between(
     let n = config.subscribers as u64;
 
     // Saturation: publish while the slowest subscriber is less than `window` behind.
-    let cpu0 = cpu_secs();
+    let spent0 = Spent::of(servers);
     let delivered0 = shared.delivered.load(Relaxed);
     shared.record.store(true, Relaxed);
     let start = Instant::now();
@@ -236,14 +242,14 @@ pub async fn fanout_between(
     drain(&shared, publisher.seq * n, config.drain).await;
     shared.record.store(false, Relaxed);
     let saturation_ops = shared.delivered.load(Relaxed) - delivered0;
-    let saturation_cpu = cpu_us_per_op(cpu_secs() - cpu0, saturation_ops);
+    let (saturation_cpu, saturation_sys) = Spent::of(servers).per_op_since(spent0, saturation_ops);
 
     // Fixed rate.
     phase.store(PHASE_SATURATION + 1, Relaxed);
     let per_sec = (config.fixed_deliveries_per_sec as f64 / n as f64).max(1.0);
     let mut ticks = tokio::time::interval(Duration::from_secs_f64(1.0 / per_sec));
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-    let cpu1 = cpu_secs();
+    let spent1 = Spent::of(servers);
     let delivered1 = shared.delivered.load(Relaxed);
     shared.record.store(true, Relaxed);
     let start = Instant::now();
@@ -256,7 +262,7 @@ pub async fn fanout_between(
     drain(&shared, publisher.seq * n, config.drain).await;
     shared.record.store(false, Relaxed);
     let fixed_ops = shared.delivered.load(Relaxed) - delivered1;
-    let fixed_cpu = cpu_us_per_op(cpu_secs() - cpu1, fixed_ops);
+    let (fixed_cpu, fixed_sys) = Spent::of(servers).per_op_since(spent1, fixed_ops);
 
     // The end marker (t = 0) carries the number of messages published before it.
     let published = publisher.seq;
@@ -282,10 +288,12 @@ pub async fn fanout_between(
         subscribers: config.subscribers,
         saturation_deliveries_per_sec: delivered_in_window as f64 / elapsed.as_secs_f64(),
         saturation_cpu_us_per_delivery: saturation_cpu,
+        saturation_sys_us_per_delivery: saturation_sys,
         saturation_latency: saturation_samples.percentiles(),
         fixed_target_deliveries_per_sec: config.fixed_deliveries_per_sec,
         fixed_deliveries_per_sec: fixed_in_window as f64 / fixed_elapsed.as_secs_f64(),
         fixed_cpu_us_per_delivery: fixed_cpu,
+        fixed_sys_us_per_delivery: fixed_sys,
         fixed_latency: fixed_samples.percentiles(),
         published,
         delivered: shared.delivered.load(Relaxed),

@@ -32,10 +32,66 @@ impl Target {
             .map_or(f64::NAN, |s| s.cpu_secs)
     }
 
+    /// CPU and kernel seconds so far, read together.
+    pub fn spent(&self) -> Spent {
+        self.pid.and_then(procfs::sample).map_or(
+            Spent {
+                cpu_secs: f64::NAN,
+                sys_secs: f64::NAN,
+            },
+            |s| Spent {
+                cpu_secs: s.cpu_secs,
+                sys_secs: s.sys_secs,
+            },
+        )
+    }
+
     /// The server's resident memory, KiB.
     pub fn rss_kib(&self) -> Option<u64> {
         self.pid.and_then(procfs::sample).map(|s| s.rss_kib)
     }
+}
+
+/// CPU seconds spent by one or more servers: in all, and in the kernel.
+#[derive(Debug, Clone, Copy)]
+pub struct Spent {
+    pub cpu_secs: f64,
+    pub sys_secs: f64,
+}
+
+impl Spent {
+    /// The sum over `servers`.
+    pub fn of(servers: &[Target]) -> Spent {
+        servers.iter().map(Target::spent).fold(
+            Spent {
+                cpu_secs: 0.0,
+                sys_secs: 0.0,
+            },
+            |a, b| Spent {
+                cpu_secs: a.cpu_secs + b.cpu_secs,
+                sys_secs: a.sys_secs + b.sys_secs,
+            },
+        )
+    }
+
+    /// Microseconds per operation since `before`: (all CPU, kernel).
+    pub fn per_op_since(&self, before: Spent, ops: u64) -> (f64, f64) {
+        (
+            cpu_us_per_op(self.cpu_secs - before.cpu_secs, ops),
+            cpu_us_per_op(self.sys_secs - before.sys_secs, ops),
+        )
+    }
+}
+
+/// The value of a figure missing from the results of an older run.
+pub fn nan() -> f64 {
+    f64::NAN
+}
+
+/// A figure that may be missing (`NaN`, which JSON writes as `null`).
+pub fn nan_or_f64<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<f64, D::Error> {
+    use serde::Deserialize;
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
 /// CPU seconds of the server per operation, in microseconds.
