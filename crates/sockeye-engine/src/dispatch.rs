@@ -189,6 +189,9 @@ mod tests {
         assert!(!q.b64);
         assert!(q.jsonp);
         let q = Query::parse("");
-        assert_eq!((q.eio, q.transport, q.b64, q.jsonp), (None, None, false, false));
+        assert_eq!(
+            (q.eio, q.transport, q.b64, q.jsonp),
+            (None, None, false, false)
+        );
     }
 }

@@ -64,7 +64,7 @@ fn check_message(packet: &Inbound, input_len: usize) {
 /// `chunk` bytes, with `max_message` as the size limit. Returns how many messages and
 /// control frames were read before the end or the first error.
 pub fn read_websocket(bytes: &[u8], chunk: usize, max_message: usize) -> usize {
-    let (received, _error) = crate::websocket::fuzz_read_frames(bytes, chunk, max_message);
+    let (received, _error) = crate::websocket::read_stream(bytes, chunk, max_message);
     let total: usize = received.iter().map(received_len).sum();
     // Unmasking and reassembly never make more bytes than were sent.
     assert!(

@@ -45,6 +45,10 @@ mod websocket;
 #[doc(hidden)]
 pub mod fuzzing;
 
+#[cfg(feature = "bench")]
+#[doc(hidden)]
+pub mod bench;
+
 pub use body::{BoxError, EngineBody};
 pub use config::{Cors, EngineConfig, EngineConfigBuilder, HandshakeRate, Transport};
 pub use error::{EngineError, HttpErrorCode, SendError};

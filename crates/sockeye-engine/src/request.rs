@@ -65,7 +65,8 @@ impl RequestInfo {
             // An origin-form request target (what a server receives) is its
             // path-and-query; anything else is kept as it is.
             Some(_) if req.uri().scheme().is_none() && req.uri().authority().is_none() => {
-                Uri::from_maybe_shared(buffer.slice(..uri_len)).unwrap_or_else(|_| req.uri().clone())
+                Uri::from_maybe_shared(buffer.slice(..uri_len))
+                    .unwrap_or_else(|_| req.uri().clone())
             }
             _ => req.uri().clone(),
         };
@@ -92,7 +93,10 @@ impl RequestInfo {
     /// `-Version`, `-Extensions`), the others in their order. The values stay in the
     /// shared buffer.
     pub(crate) fn into_session_copy(self) -> Self {
-        if !UPGRADE_ONLY.iter().any(|name| self.headers.contains_key(name)) {
+        if !UPGRADE_ONLY
+            .iter()
+            .any(|name| self.headers.contains_key(name))
+        {
             return self;
         }
         let kept = || {

@@ -20,7 +20,9 @@ impl Sid {
             .encode_slice(raw, &mut text)
             .unwrap_or(0);
         // base64 is ASCII.
-        Sid(std::str::from_utf8(&text[..written]).unwrap_or_default().into())
+        Sid(std::str::from_utf8(&text[..written])
+            .unwrap_or_default()
+            .into())
     }
 
     /// The id as text.

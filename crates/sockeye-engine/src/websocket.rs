@@ -32,7 +32,7 @@ use tokio::time::Instant;
 
 use self::frame::close_code;
 use self::reader::{FrameReader, Received};
-use self::writer::FrameWriter;
+pub(crate) use self::writer::FrameWriter;
 use crate::engine::Engine;
 use crate::packet::{self, Control, Inbound};
 use crate::queue::Item;
@@ -40,8 +40,11 @@ use crate::response::{self, EngineResponse};
 use crate::session::{Drain, Phase};
 use crate::{CloseReason, EngineSocket, HttpErrorCode, ProtocolVersion, RequestInfo, Transport};
 
+// For the fuzz targets and the benchmarks.
+#[cfg(any(feature = "fuzzing", feature = "bench"))]
+pub(crate) use self::reader::read_all as read_stream;
 #[cfg(feature = "fuzzing")]
-pub(crate) use self::reader::{read_all as fuzz_read_frames, Received};
+pub(crate) use self::reader::Received;
 
 /// How long a closing connection waits for the client's close frame.
 const CLOSE_LINGER: Duration = Duration::from_secs(1);

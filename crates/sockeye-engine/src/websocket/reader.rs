@@ -225,7 +225,7 @@ fn close_frame(payload: &[u8]) -> Result<Option<u16>, WebSocketError> {
 }
 
 /// The reader on an in-memory stream (tests, and the fuzz target).
-#[cfg(any(test, feature = "fuzzing"))]
+#[cfg(any(test, feature = "fuzzing", feature = "bench"))]
 pub(crate) fn read_all(
     bytes: &[u8],
     chunk: usize,
