@@ -73,6 +73,16 @@ mod incoming;
 mod node;
 mod session;
 
+/// The decoders of what other nodes store in Redis, for `crate::fuzzing`.
+#[cfg(feature = "fuzzing")]
+pub(crate) mod fuzzing {
+    pub(crate) use super::node::xread_entries;
+
+    pub(crate) fn decode_session(bytes: &[u8]) -> bool {
+        super::session::decode(bytes).is_ok()
+    }
+}
+
 use std::sync::Arc;
 
 use sockeye::adapter::{Adapter, AdapterContext, AdapterFactory};
