@@ -8,6 +8,7 @@
 //! later ones to the reader, so that a recovered socket gets each packet once.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -61,6 +62,9 @@ pub(crate) struct StreamsNode {
     channels: RwLock<HashMap<String, Weak<StreamsAdapter>>>,
     /// The pub/sub connection's sending half while it is up.
     sink: Mutex<Option<PubSubSink>>,
+    /// Whether Redis is reachable, as the pub/sub connection knows at once: false from
+    /// the moment it drops until it is open again. While false, writes are not queued.
+    reachable: AtomicBool,
     /// Id of the last entry dispatched.
     cursor: watch::Sender<StreamId>,
     /// Held while an entry is dispatched, so the cursor is read between entries.
@@ -107,6 +111,7 @@ impl StreamsNode {
             adapters: RwLock::default(),
             channels: RwLock::default(),
             sink: Mutex::new(None),
+            reachable: AtomicBool::new(true),
             cursor: watch::Sender::new(start),
             dispatching: Mutex::new(()),
             runtime: runtime.clone(),
@@ -122,9 +127,21 @@ impl StreamsNode {
         Ok(node)
     }
 
-    /// Queues a write; when the queue is full the write is dropped (and a broadcast
-    /// delivered locally only).
+    /// Queues a write. While Redis is unreachable, or when the queue is full, the write
+    /// is dropped (and a broadcast delivered locally only, at once): queued, it would
+    /// hold this node's own kept broadcasts back from its clients until the Redis
+    /// client gave up reconnecting, then reach the other nodes late.
     pub(crate) fn send(&self, item: Outgoing) {
+        if !self.reachable.load(Ordering::Acquire) {
+            tracing::debug!("redis is away; a cluster message is not sent");
+            if let Outgoing::Append {
+                fallback: Some(f), ..
+            } = item
+            {
+                f();
+            }
+            return;
+        }
         match self.outbox.try_send(item) {
             Ok(()) => {}
             Err(
@@ -328,8 +345,6 @@ async fn read_loop(node: Arc<StreamsNode>, mut conn: ConnectionManager, mut last
     }
 }
 
-/// Keeps a pub/sub connection subscribed to every registered channel, reconnecting
-/// with back-off when it drops.
 impl Transport for StreamsNode {
     fn uid(&self) -> &str {
         &self.uid
@@ -342,6 +357,8 @@ impl Transport for StreamsNode {
     }
 }
 
+/// Keeps a pub/sub connection subscribed to every registered channel, reconnecting
+/// with back-off when it drops.
 async fn pubsub_loop(node: Arc<StreamsNode>, client: redis::Client, mut first: Option<PubSub>) {
     let mut backoff = MIN_BACKOFF;
     loop {
@@ -353,6 +370,7 @@ async fn pubsub_loop(node: Arc<StreamsNode>, client: redis::Client, mut first: O
             Ok(pubsub) => {
                 let (mut sink, mut stream) = pubsub.split();
                 *node.sink.lock() = Some(sink.clone());
+                node.reachable.store(true, Ordering::Release);
                 let channels: Vec<String> = node.channels.read().keys().cloned().collect();
                 let subscribed = channels.is_empty() || sink.subscribe(&channels).await.is_ok();
                 if subscribed {
@@ -362,9 +380,13 @@ async fn pubsub_loop(node: Arc<StreamsNode>, client: redis::Client, mut first: O
                     }
                 }
                 *node.sink.lock() = None;
-                tracing::warn!("redis pub/sub connection lost; requests across nodes wait for it");
+                node.reachable.store(false, Ordering::Release);
+                tracing::warn!("redis pub/sub connection lost; nothing is sent to other nodes until it is back");
             }
-            Err(e) => tracing::warn!("cannot open a redis pub/sub connection: {e}"),
+            Err(e) => {
+                node.reachable.store(false, Ordering::Release);
+                tracing::warn!("cannot open a redis pub/sub connection: {e}")
+            }
         }
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
