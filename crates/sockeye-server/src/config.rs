@@ -195,7 +195,8 @@ pub struct EngineOptions {
     /// headers, so cross-origin pages can only use WebSocket (the reference default).
     pub cors_origins: Vec<String>,
     /// Send `Access-Control-Allow-Credentials: true` so cross-origin pages can poll with
-    /// their cookies. Only together with an explicit `cors_origins` list.
+    /// their cookies, and take the cookies of those pages as credentials (over WebSocket
+    /// too). Only together with an explicit `cors_origins` list.
     pub cors_credentials: bool,
     /// Most connections (Engine.IO sessions) open at once; more are answered 503.
     pub max_connections: Option<usize>,
@@ -534,7 +535,7 @@ pub struct Cli {
         help_heading = "Engine"
     )]
     pub cors_origins: Option<Vec<String>>,
-    /// Let the CORS origins poll with their cookies (needs --cors-origin) [default: false]
+    /// Let the CORS origins connect with their cookies (needs --cors-origin) [default: false]
     #[arg(
         long,
         env = "SOCKEYE_CORS_CREDENTIALS",
