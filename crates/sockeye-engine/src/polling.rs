@@ -5,6 +5,8 @@
 //! JSONP polling (the `j` parameter, for browsers without XHR) is not implemented;
 //! such handshakes are refused with 400 by the dispatcher.
 
+use std::time::Duration;
+
 use bytes::{Bytes, BytesMut};
 use http::{header, Request, StatusCode};
 use http_body::Body;
@@ -170,32 +172,52 @@ where
     response::post_ok()
 }
 
+/// How much of a refused body is read and thrown away, as a multiple of `max_payload`.
+const DRAIN_FACTOR: usize = 4;
+/// How long a refused body is read and thrown away at most.
+const DRAIN_TIME: Duration = Duration::from_secs(2);
+
 /// Reads a whole body of at most `max` bytes, without copying when it came in one
-/// piece.
+/// piece. A body found too large is drained first (see [`drain`]).
 async fn read_body<B>(request: Request<B>, max: usize) -> Result<Bytes, BodyError>
 where
     B: Body<Data = Bytes>,
     B::Error: Into<BoxError>,
 {
-    let declared = request
-        .headers()
+    let headers = request.headers();
+    let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|len| len > max as u64) {
+    // A client that waits for `100 Continue` sends nothing unless the body is read.
+    let waits_to_send = headers
+        .get(header::EXPECT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("100-continue"));
+    let drain_limit = max.saturating_mul(DRAIN_FACTOR);
+    let mut body = std::pin::pin!(request.into_body());
+    if let Some(len) = declared.filter(|&len| len > max as u64) {
+        if !waits_to_send && len <= drain_limit as u64 {
+            drain(body, drain_limit).await;
+        }
         return Err(BodyError::TooLarge);
     }
-    let mut body = std::pin::pin!(request.into_body());
     let mut first: Option<Bytes> = None;
     let mut rest = BytesMut::new();
     let mut total = 0usize;
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| BodyError::Broken(e.into()))?;
+    loop {
+        // Not `while let`: its scrutinee, which holds the body's error type, would live
+        // across the drain's await.
+        let frame = match body.frame().await {
+            Some(frame) => frame.map_err(|e| BodyError::Broken(e.into()))?,
+            None => break,
+        };
         let Ok(data) = frame.into_data() else {
             continue;
         };
         total = total.saturating_add(data.len());
         if total > max {
+            drain(body, drain_limit.saturating_sub(total)).await;
             return Err(BodyError::TooLarge);
         }
         match &first {
@@ -213,6 +235,31 @@ where
     } else {
         rest.freeze()
     })
+}
+
+/// Reads and throws away the rest of a refused body, up to `limit` bytes and
+/// [`DRAIN_TIME`], before the 413 is sent. The client is usually still sending: were
+/// the connection closed with its data unread, the kernel would reset it, and the
+/// client would see a network error instead of the 413. A body that ends within the
+/// bounds also leaves the connection usable; a longer one is cut off as before.
+async fn drain<B>(mut body: std::pin::Pin<&mut B>, limit: usize)
+where
+    B: Body<Data = Bytes>,
+{
+    let mut left = limit;
+    let read = tokio::time::timeout(DRAIN_TIME, async {
+        loop {
+            let read = match body.frame().await {
+                Some(Ok(frame)) => frame.into_data().map_or(0, |data| data.len()),
+                _ => return,
+            };
+            match left.checked_sub(read) {
+                Some(l) => left = l,
+                None => return,
+            }
+        }
+    });
+    let _ = read.await;
 }
 
 /// The timer task of a polling session: runs the heartbeat and the grace period of a

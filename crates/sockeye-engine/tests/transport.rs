@@ -333,6 +333,106 @@ async fn oversized_post_is_413_and_closes_the_session() {
     );
 }
 
+/// Reads one HTTP/1.1 response (headers and a `content-length` body) from `stream`;
+/// returns its status line.
+async fn read_response(stream: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let read = async {
+        loop {
+            let n = stream
+                .read(&mut buf)
+                .await
+                .expect("the answer, not a reset");
+            assert!(n > 0, "connection closed before a whole answer");
+            got.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&got);
+            let Some((head, body)) = text.split_once("\r\n\r\n") else {
+                continue;
+            };
+            let length = head
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().to_string())
+                })
+                .and_then(|v| v.parse::<usize>().ok())
+                .unwrap_or(0);
+            if body.len() >= length {
+                return head.lines().next().unwrap_or_default().to_string();
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), read)
+        .await
+        .expect("an answer within 10 s")
+}
+
+#[tokio::test]
+async fn an_oversized_post_still_being_sent_gets_its_413_not_a_reset() {
+    let server = Server::start(config().build()).await;
+    let (sid, _) = handshake(server.addr, 4).await;
+    let path = server.url(&format!("EIO=4&transport=polling&sid={sid}"));
+    // Over the default max_payload (1 MB), written to the end before reading: the
+    // server reads it all (it would otherwise close with the data unread, which resets
+    // the connection).
+    let body = "4".repeat(1_100_000);
+    let mut stream = tokio::net::TcpStream::connect(server.addr)
+        .await
+        .expect("connect");
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: text/plain\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.expect("head sent");
+    stream.write_all(body.as_bytes()).await.expect("body sent");
+    assert_eq!(
+        read_response(&mut stream).await,
+        "HTTP/1.1 413 Payload Too Large"
+    );
+    // The body ended within bounds: the connection serves the next request.
+    stream
+        .write_all(format!("GET {path} HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n").as_bytes())
+        .await
+        .expect("second request sent");
+    assert_eq!(read_response(&mut stream).await, "HTTP/1.1 400 Bad Request");
+
+    // Beyond the bounds the body is not waited for: announced far over the limit,
+    // refused at once (the client has not sent any of it) ...
+    let (sid, _) = handshake(server.addr, 4).await;
+    let path = server.url(&format!("EIO=4&transport=polling&sid={sid}"));
+    let mut stream = tokio::net::TcpStream::connect(server.addr)
+        .await
+        .expect("connect");
+    let head =
+        format!("POST {path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-length: 100000000\r\n\r\n");
+    stream.write_all(head.as_bytes()).await.expect("head sent");
+    assert_eq!(
+        read_response(&mut stream).await,
+        "HTTP/1.1 413 Payload Too Large"
+    );
+    // ... and a chunked body that stalls after the limit is refused too.
+    let (sid, _) = handshake(server.addr, 4).await;
+    let path = server.url(&format!("EIO=4&transport=polling&sid={sid}"));
+    let mut stream = tokio::net::TcpStream::connect(server.addr)
+        .await
+        .expect("connect");
+    let head =
+        format!("POST {path} HTTP/1.1\r\nhost: 127.0.0.1\r\ntransfer-encoding: chunked\r\n\r\n");
+    stream.write_all(head.as_bytes()).await.expect("head sent");
+    let chunk = format!("{:x}\r\n{}\r\n", 1_500_000, "4".repeat(1_500_000));
+    stream
+        .write_all(chunk.as_bytes())
+        .await
+        .expect("chunk sent");
+    assert_eq!(
+        read_response(&mut stream).await,
+        "HTTP/1.1 413 Payload Too Large"
+    );
+}
+
 #[tokio::test]
 async fn aborted_poll_closes_the_session() {
     let mut server = Server::start(config().build()).await;

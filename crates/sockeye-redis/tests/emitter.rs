@@ -25,6 +25,7 @@ const WAIT: Duration = Duration::from_secs(10);
 /// A `redis-server` of our own on a free port, killed when dropped.
 struct RedisServer {
     child: Child,
+    port: u16,
     url: String,
 }
 
@@ -34,6 +35,10 @@ impl RedisServer {
             let probe = StdListener::bind("127.0.0.1:0").expect("a free port");
             probe.local_addr().expect("bound").port()
         };
+        Self::start_on(port).await
+    }
+
+    async fn start_on(port: u16) -> Self {
         let child = Command::new("/usr/bin/redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
@@ -43,6 +48,7 @@ impl RedisServer {
             .expect("redis-server starts");
         let server = RedisServer {
             child,
+            port,
             url: format!("redis://127.0.0.1:{port}/"),
         };
         let client = server.client();
@@ -73,10 +79,16 @@ impl RedisServer {
     }
 }
 
-impl Drop for RedisServer {
-    fn drop(&mut self) {
+impl RedisServer {
+    fn stop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 
@@ -450,4 +462,38 @@ async fn publishes_the_bytes_of_the_node_emitter() {
     expected.extend(b"except");
     expected.push(0x90);
     assert_eq!(msg.get_payload_bytes(), expected.as_slice());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn emits_fail_while_redis_is_away_and_the_same_emitter_works_once_it_is_back() {
+    let mut redis = RedisServer::start().await;
+    let a = start_node(&redis, "socket.io", 1).await;
+    let mut a1 = Client::connect(&a, "/").await;
+    let io = redis.emitter().await;
+    io.emit("before", ()).await.expect("published");
+    io.emit("marker", ()).await.expect("published");
+    assert_eq!(a1.events_until_marker().await, json!([["before"]]));
+
+    let port = redis.port;
+    redis.stop();
+    // Nothing is queued: the caller is told, and the event is lost.
+    let during = io.emit("during", ()).await;
+    assert!(matches!(during, Err(EmitterError::Redis(_))), "{during:?}");
+
+    let redis = RedisServer::start_on(port).await;
+    // The emitter reconnects by itself and the node subscribes again; an emit counts
+    // the nodes that heard it, so retry until one did.
+    tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            if let Ok(1) = io.emit("after", ()).await {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .expect("an emit reaches the node within 30 s of redis coming back");
+    io.emit("marker", ()).await.expect("published");
+    assert_eq!(a1.events_until_marker().await, json!([["after"]]));
+    drop(redis);
 }

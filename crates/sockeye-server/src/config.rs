@@ -120,18 +120,46 @@ impl Config {
     }
 }
 
-/// `redis://user:password@host/` → `redis://user:<redacted>@host/`.
+/// `redis://user:password@host/` → `redis://user:<redacted>@host/`, and the password
+/// a Unix socket URL carries in its query (`redis+unix:///run/redis.sock?pass=…`).
+/// When unsure where the user info ends, more is redacted rather than less.
 pub(crate) fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
     };
-    let Some((userinfo, host)) = rest.rsplit_once('@') else {
-        return url.to_string();
+    let (userinfo, after) = match rest.rsplit_once('@') {
+        Some((userinfo, after)) => (Some(userinfo), after),
+        None => (None, rest),
     };
-    match userinfo.split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:{REDACTED}@{host}"),
-        None => format!("{scheme}://{REDACTED}@{host}"),
+    let mut out = format!("{scheme}://");
+    match userinfo.map(|u| u.split_once(':')) {
+        Some(Some((user, _))) => out.push_str(&format!("{user}:{REDACTED}@")),
+        Some(None) => out.push_str(&format!("{REDACTED}@")),
+        None => {}
     }
+    match after.split_once('?') {
+        Some((path, query)) => {
+            out.push_str(path);
+            out.push('?');
+            out.push_str(&redact_query(query));
+        }
+        None => out.push_str(after),
+    }
+    out
+}
+
+/// A URL query with the value of every `pass` / `password` parameter redacted.
+fn redact_query(query: &str) -> String {
+    query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((name, _)) if matches!(name, "pass" | "password") => {
+                format!("{name}={REDACTED}")
+            }
+            _ => pair.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 #[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq, clap::ValueEnum)]
@@ -167,7 +195,8 @@ pub struct EngineOptions {
     /// headers, so cross-origin pages can only use WebSocket (the reference default).
     pub cors_origins: Vec<String>,
     /// Send `Access-Control-Allow-Credentials: true` so cross-origin pages can poll with
-    /// their cookies. Only together with an explicit `cors_origins` list.
+    /// their cookies, and take the cookies of those pages as credentials (over WebSocket
+    /// too). Only together with an explicit `cors_origins` list.
     pub cors_credentials: bool,
     /// Most connections (Engine.IO sessions) open at once; more are answered 503.
     pub max_connections: Option<usize>,
@@ -506,7 +535,7 @@ pub struct Cli {
         help_heading = "Engine"
     )]
     pub cors_origins: Option<Vec<String>>,
-    /// Let the CORS origins poll with their cookies (needs --cors-origin) [default: false]
+    /// Let the CORS origins connect with their cookies (needs --cors-origin) [default: false]
     #[arg(
         long,
         env = "SOCKEYE_CORS_CREDENTIALS",
@@ -932,6 +961,32 @@ session_secrets = ["one", "two"]
         assert!(config
             .to_toml()
             .contains("redis://user:<redacted>@127.0.0.1:6380/0"));
+    }
+
+    #[test]
+    fn every_form_of_redis_password_is_redacted() {
+        for (url, shown) in [
+            ("redis://:p-SECRET@h:6379", "redis://:<redacted>@h:6379"),
+            ("rediss://p-SECRET@h/2", "rediss://<redacted>@h/2"),
+            ("redis://u:p:SE@CRET@h/", "redis://u:<redacted>@h/"),
+            (
+                "redis+unix:///run/redis.sock?db=1&pass=p-SECRET",
+                "redis+unix:///run/redis.sock?db=1&pass=<redacted>",
+            ),
+            (
+                "unix:///run/redis.sock?user=u&password=p-SECRET",
+                "unix:///run/redis.sock?user=u&password=<redacted>",
+            ),
+            (
+                "redis://h:6379/0?protocol=resp3",
+                "redis://h:6379/0?protocol=resp3",
+            ),
+            ("redis://h:6379", "redis://h:6379"),
+            ("redis://u:p?SECRET@h/", "redis://u:<redacted>@h/"),
+            ("not a url", "not a url"),
+        ] {
+            assert_eq!(redact_url(url), shown);
+        }
     }
 
     #[test]

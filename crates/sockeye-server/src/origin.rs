@@ -10,6 +10,10 @@
 //! origin *read* long-polling responses are a separate setting ([`cors`], from
 //! `--cors-origin`); an origin allowed here but without CORS can still connect over
 //! WebSocket only.
+//!
+//! Whether the cookies such a page's browser attaches count as the user's credentials
+//! is a third question ([`CookieOrigins`]): by default only for the gateway's own pages,
+//! so that, even with no `--origin` list, another site cannot act for a logged-in user.
 
 use sockeye::RequestInfo;
 
@@ -91,6 +95,70 @@ impl AllowedOrigins {
     }
 }
 
+/// The pages whose browser's cookies the auth bridge takes as the user's credentials:
+/// the gateway's own (same host), and the origins listed with `--cors-origin` when
+/// `--cors-credentials` is on. Any other page a browser opens a connection from (a
+/// WebSocket handshake carries the user's cookies whatever its origin) gets its
+/// cookies ignored: cross-site WebSocket hijacking is refused by default.
+#[derive(Debug, Clone, Default)]
+pub struct CookieOrigins(Vec<String>);
+
+impl CookieOrigins {
+    pub fn new(engine: &EngineOptions) -> Self {
+        if !engine.cors_credentials {
+            return CookieOrigins::default();
+        }
+        CookieOrigins(
+            engine
+                .cors_origins
+                .iter()
+                .map(|o| normalize(o.trim()))
+                .filter(|o| o != "*")
+                .collect(),
+        )
+    }
+
+    /// Whether the cookies of the request that opened the session may authenticate
+    /// it. A request without `Origin` is same-origin (browsers omit it on same-origin
+    /// GETs) or not from a browser; otherwise the origin's host must be the host the
+    /// request was sent to (`Host`, or `X-Forwarded-Host` from a proxy; ports are not
+    /// compared, since proxies commonly drop them from `Host`), or be listed.
+    pub fn trust(&self, request: &RequestInfo) -> bool {
+        let Some(origin) = request.origin() else {
+            return true;
+        };
+        let origin = normalize(origin.trim());
+        if self.0.contains(&origin) {
+            return true;
+        }
+        let Some((_, authority)) = origin.split_once("://") else {
+            return false; // "null": sandboxed frames, files
+        };
+        let page = hostname(authority);
+        if page.is_empty() {
+            return false;
+        }
+        ["host", "x-forwarded-host"].iter().any(|name| {
+            request
+                .headers
+                .get(*name)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split(',').next())
+                .is_some_and(|h| hostname(&h.trim().to_ascii_lowercase()) == page)
+        })
+    }
+}
+
+/// The host of `host[:port]` (an IPv6 literal keeps its brackets).
+fn hostname(authority: &str) -> &str {
+    match authority.strip_prefix('[') {
+        Some(rest) => rest
+            .find(']')
+            .map_or(authority, |end| &authority[..end + 2]),
+        None => authority.split(':').next().unwrap_or(authority),
+    }
+}
+
 /// `scheme://host[:port]` in the form browsers send: lowercase, no trailing slash,
 /// no default port, so `https://Example.com:443/` in the configuration matches the
 /// `https://example.com` a browser sends.
@@ -140,6 +208,59 @@ mod tests {
                 Err(format!("origin {refused} is not allowed"))
             );
         }
+    }
+
+    fn request(headers: &[(&str, &str)]) -> RequestInfo {
+        let mut builder = http::Request::builder().uri("/socket.io/?EIO=4&transport=websocket");
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        RequestInfo::from_request(&builder.body(()).expect("request"))
+    }
+
+    #[test]
+    fn cookies_count_only_from_the_gateways_own_pages_unless_listed() {
+        let none = CookieOrigins::default();
+        for same in [
+            request(&[("host", "chat.example:3000")]),
+            request(&[
+                ("host", "chat.example:3000"),
+                ("origin", "http://chat.example:3000"),
+            ]),
+            request(&[
+                ("host", "chat.example"),
+                ("origin", "https://Chat.example:8443"),
+            ]),
+            request(&[
+                ("host", "127.0.0.1:9"),
+                ("x-forwarded-host", "chat.example"),
+                ("origin", "https://chat.example"),
+            ]),
+            request(&[("host", "[::1]:3000"), ("origin", "http://[::1]:3000")]),
+        ] {
+            assert!(none.trust(&same), "{:?}", same.headers);
+        }
+        for cross in [
+            request(&[("host", "chat.example"), ("origin", "https://evil.example")]),
+            request(&[
+                ("host", "chat.example"),
+                ("origin", "https://chat.example.evil.example"),
+            ]),
+            request(&[("host", "chat.example"), ("origin", "null")]),
+            request(&[("origin", "https://chat.example")]),
+            request(&[("host", "[::1]:3000"), ("origin", "http://[::2]:3000")]),
+        ] {
+            assert!(!none.trust(&cross), "{:?}", cross.headers);
+        }
+        let engine = |origins: &[&str], credentials: bool| EngineOptions {
+            cors_origins: origins.iter().map(|o| o.to_string()).collect(),
+            cors_credentials: credentials,
+            ..EngineOptions::default()
+        };
+        let app = request(&[("host", "chat.example"), ("origin", "https://app.example")]);
+        assert!(CookieOrigins::new(&engine(&["https://app.example/"], true)).trust(&app));
+        assert!(!CookieOrigins::new(&engine(&["https://app.example"], false)).trust(&app));
+        assert!(!CookieOrigins::new(&engine(&["*"], true)).trust(&app));
     }
 
     #[test]

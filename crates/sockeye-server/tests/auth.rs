@@ -550,6 +550,82 @@ async fn origin_allow_list() {
     );
 }
 
+/// A browser attaches the user's cookies to a WebSocket handshake whatever page opened
+/// it; the gateway takes them as credentials only from its own pages or from origins
+/// listed with `--cors-origin` and `--cors-credentials`, even without an `--origin` list.
+#[tokio::test]
+async fn cookies_sent_from_another_sites_page_are_not_credentials() {
+    let redis = Redis::start();
+    setex(&redis, "sess:good-session", &express_session(true), 60).await;
+    let cookie = express_cookie("good-session", SECRET);
+    let ada = Outcome::Admitted(json!({"id": 42, "name": "ada"}));
+    let cross = refused(
+        "cookies are not accepted from this page's origin",
+        "cross_origin_cookie",
+    );
+    let addr = serve(config(AuthMode::ExpressSession, Some(&redis))).await;
+    let own = format!("http://{addr}");
+    for origin in [Some(own.as_str()), None] {
+        let mut headers = vec![("cookie", cookie.as_str())];
+        headers.extend(origin.map(|o| ("origin", o)));
+        assert_eq!(connect(addr, "", &headers, None).await, ada, "{origin:?}");
+    }
+    for origin in ["https://evil.example", "null"] {
+        assert_eq!(
+            connect(addr, "", &[("cookie", &cookie), ("origin", origin)], None).await,
+            cross,
+            "{origin}"
+        );
+    }
+
+    // Listed for credentials: admitted from that page only.
+    let mut listed = config(AuthMode::ExpressSession, Some(&redis));
+    listed.engine.cors_origins = vec!["https://app.example".into()];
+    listed.engine.cors_credentials = true;
+    let addr = serve(listed).await;
+    let from = |origin| [("cookie", cookie.as_str()), ("origin", origin)];
+    assert_eq!(
+        connect(addr, "", &from("https://app.example"), None).await,
+        ada
+    );
+    assert_eq!(
+        connect(addr, "", &from("https://evil.example"), None).await,
+        cross
+    );
+
+    // With anonymous visitors allowed, the other site's page gets in as nobody.
+    let mut anonymous = config(AuthMode::ExpressSession, Some(&redis));
+    anonymous.auth.allow_anonymous = true;
+    let addr = serve(anonymous).await;
+    assert_eq!(
+        connect(addr, "", &from("https://evil.example"), None).await,
+        Outcome::Admitted(Json::Null)
+    );
+
+    // Token modes: a token in the cookie is ignored from another site, a token the page
+    // sends itself is not (another site's page cannot read it).
+    let mut jwt = config(AuthMode::Jwt, None);
+    jwt.auth.jwt_secret = Some("jwt-secret".into());
+    jwt.auth.jwt_cookie = Some("jwt".into());
+    let addr = serve(jwt).await;
+    let token = hs256(
+        &json!({"user": {"id": 3}, "exp": now() + 600}),
+        "jwt-secret",
+    );
+    let jar = format!("jwt={token}");
+    let evil = [("cookie", jar.as_str()), ("origin", "https://evil.example")];
+    assert_eq!(connect(addr, "", &evil, None).await, cross);
+    assert_eq!(
+        connect(addr, "", &evil, Some(json!({ "token": token }))).await,
+        Outcome::Admitted(json!({"id": 3}))
+    );
+    let own = format!("http://{addr}");
+    assert_eq!(
+        connect(addr, "", &[("cookie", &jar), ("origin", &own)], None).await,
+        Outcome::Admitted(json!({"id": 3}))
+    );
+}
+
 /// An Engine.IO polling handshake over plain HTTP/1.1: status and body.
 async fn polling_handshake(addr: SocketAddr, origin: Option<&str>) -> (u16, String) {
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();

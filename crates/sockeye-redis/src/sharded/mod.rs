@@ -30,11 +30,14 @@
 //! different slot, and this adapter talks to one server only, so with a Redis Cluster it
 //! would need a cluster-aware connection (not done).
 //!
-//! When Redis is unreachable, messages that cannot be published are logged and lost
-//! (delivery to this node's clients goes on); the subscriber reconnects with a backoff
-//! (up to 5 s) and subscribes again to every channel. Malformed messages are logged and
-//! skipped. The write queue holds 16 384 messages; beyond, messages are dropped with an
-//! error log.
+//! When Redis is unreachable, delivery to this node's clients goes on; from the moment
+//! the subscriber connection drops until it has reconnected (backing off up to 5 s) and
+//! subscribed again to every channel, messages for the other nodes are dropped rather
+//! than queued (they would arrive late, or before the other nodes subscribe again),
+//! what other nodes publish never reaches this node (shard channels keep nothing), and
+//! requests fail with [`AdapterError::Unavailable`](sockeye::adapter::AdapterError).
+//! Malformed messages are logged and skipped. The write queue holds 16 384 messages;
+//! beyond, messages are dropped with an error log.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {

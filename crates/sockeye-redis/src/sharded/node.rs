@@ -73,8 +73,14 @@ impl ShardedNode {
         Ok(node)
     }
 
-    /// SPUBLISHes a message on a shard channel.
+    /// SPUBLISHes a message on a shard channel. While the subscriber connection is
+    /// down (Redis away) the message is dropped rather than queued: it would reach the
+    /// other nodes late, or, published before they subscribe again, not at all.
     pub(crate) fn publish(&self, channel: String, message: &Message) {
+        if self.subscriber.lock().is_none() {
+            tracing::debug!(channel, "redis is away; a cluster message is not sent");
+            return;
+        }
         let payload = match message.to_sharded() {
             Ok(p) => p,
             Err(e) => {

@@ -11,8 +11,9 @@ use super::adapter::{push_offset, StreamsAdapter};
 use crate::cluster::message::{kind, Message, StreamId};
 
 impl StreamsAdapter {
-    /// An entry of the stream, in stream order (see `node`).
-    pub(crate) fn on_stream_message(&self, message: Message, id: StreamId) {
+    /// An entry of the stream, in stream order (see `node`). `ours_to_deliver`: this
+    /// node appended it as a kept broadcast that its clients have not received yet.
+    pub(crate) fn on_stream_message(&self, message: Message, id: StreamId, ours_to_deliver: bool) {
         let own = message.uid == self.node.uid;
         match message.kind {
             kind::BROADCAST => {
@@ -29,7 +30,11 @@ impl StreamsAdapter {
                 packet.nsp = self.nsp().to_string();
                 if self.is_kept(&packet, &opts) {
                     // Our own kept broadcasts are delivered here too, once they have
-                    // their offset, so every node delivers them in stream order.
+                    // their offset, so every node delivers them in stream order (unless
+                    // a failed append delivered one already).
+                    if own && !ours_to_deliver {
+                        return;
+                    }
                     let offset: Arc<str> = id.to_string().into();
                     push_offset(&mut packet, &offset);
                     self.local.broadcast_local_recorded(&packet, &opts, &offset);

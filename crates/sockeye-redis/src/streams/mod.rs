@@ -41,9 +41,18 @@
 //! packets only up to the last entry its reader has dispatched (after waiting for it to
 //! reach the client's offset) and leaves later ones to the reader, so none comes twice.
 //!
-//! When Redis is unreachable, the reader logs, backs off (up to 5 s) and resumes after
-//! the last entry it read; broadcasts that cannot be appended are delivered on this
-//! node only. Malformed entries and messages are logged and skipped. Memory is bounded:
+//! When Redis is unreachable, this node's broadcasts (kept ones included) reach its own
+//! clients at once, and nothing is sent to the other nodes from the moment the pub/sub
+//! connection drops until it is open again (it retries, backing off up to 5 s):
+//! broadcasts, room changes and disconnections asked meanwhile are lost for the other
+//! nodes rather than delivered late, and requests fail with
+//! [`AdapterError::Unavailable`](sockeye::adapter::AdapterError). The reader backs off
+//! (up to 5 s) and reads on from the last entry id it read, so a node that alone lost
+//! its link gets every entry the others appended meanwhile, in order and once, while the
+//! stream still holds them; a Redis restarted without persistence comes back with an
+//! empty stream, and what a node had not read yet is lost, as are the stored sessions
+//! (clients that come back then get new sockets). Malformed entries and messages are
+//! logged and skipped. Memory is bounded:
 //! the write queue (16 384 messages; beyond, messages are dropped with an error log),
 //! each read (`read_count` entries), the packets a recovery reads back
 //! (`max_missed_packets`), and pending requests (forgotten when they end or time out).
@@ -72,6 +81,16 @@ mod config;
 mod incoming;
 mod node;
 mod session;
+
+/// The decoders of what other nodes store in Redis, for `crate::fuzzing`.
+#[cfg(feature = "fuzzing")]
+pub(crate) mod fuzzing {
+    pub(crate) use super::node::xread_entries;
+
+    pub(crate) fn decode_session(bytes: &[u8]) -> bool {
+        super::session::decode(bytes).is_ok()
+    }
+}
 
 use std::sync::Arc;
 

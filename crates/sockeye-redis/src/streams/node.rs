@@ -8,6 +8,7 @@
 //! later ones to the reader, so that a recovered socket gets each packet once.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -32,16 +33,79 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// Run when a stream append fails (the broadcast is then delivered locally only).
 pub(crate) type Fallback = Box<dyn FnOnce() + Send>;
 
+/// Past this many kept broadcasts appended but never read back (a reader that fell
+/// behind the stream's trimming), the oldest records are forgotten.
+const MAX_UNCONFIRMED: usize = 65_536;
+
+/// How this node's own clients get one of its kept broadcasts if the append fails.
+pub(crate) struct LocalDelivery {
+    /// The entry's [`fingerprint`].
+    key: u64,
+    deliver: Fallback,
+}
+
 /// A write to Redis, queued so that a node's writes keep their order.
 pub(crate) enum Outgoing {
     Append {
         fields: Vec<(&'static str, Vec<u8>)>,
-        fallback: Option<Fallback>,
+        local: Option<LocalDelivery>,
     },
     Publish {
         channel: String,
         payload: Vec<u8>,
     },
+}
+
+/// This node's kept broadcasts appended to the stream and not yet read back, by
+/// [`fingerprint`] (counted, for identical ones). Its clients get such a broadcast
+/// once: from the reader when it reads the entry back, or from the fallback when the
+/// append fails, whichever comes first. Both can happen when Redis dies: an append
+/// whose entry was written, and even read back, can still fail for want of an answer.
+#[derive(Default)]
+pub(crate) struct Unconfirmed(Mutex<HashMap<u64, usize>>);
+
+impl Unconfirmed {
+    fn add(&self, key: u64) {
+        let mut pending = self.0.lock();
+        if pending.len() >= MAX_UNCONFIRMED {
+            tracing::warn!("kept broadcasts are not read back from the stream; forgetting them");
+            pending.clear();
+        }
+        *pending.entry(key).or_default() += 1;
+    }
+
+    /// Takes one back; false when there was none (already delivered the other way).
+    fn take(&self, key: u64) -> bool {
+        let mut pending = self.0.lock();
+        match pending.get_mut(&key) {
+            Some(n) if *n > 1 => *n -= 1,
+            Some(_) => {
+                pending.remove(&key);
+            }
+            None => return false,
+        }
+        true
+    }
+
+    /// Delivers locally, unless the reader has done so already.
+    fn fall_back(&self, local: LocalDelivery) {
+        if self.take(local.key) {
+            (local.deliver)();
+        }
+    }
+}
+
+/// What identifies an entry's content: its namespace and data.
+fn fingerprint<K: AsRef<str>>(fields: &[(K, Vec<u8>)]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    for (name, value) in fields {
+        if matches!(name.as_ref(), "nsp" | "data") {
+            name.as_ref().hash(&mut hasher);
+            value.hash(&mut hasher);
+        }
+    }
+    hasher.finish()
 }
 
 /// One entry of the stream: its id and its fields.
@@ -61,6 +125,10 @@ pub(crate) struct StreamsNode {
     channels: RwLock<HashMap<String, Weak<StreamsAdapter>>>,
     /// The pub/sub connection's sending half while it is up.
     sink: Mutex<Option<PubSubSink>>,
+    /// Whether Redis is reachable, as the pub/sub connection knows at once: false from
+    /// the moment it drops until it is open again. While false, writes are not queued.
+    reachable: AtomicBool,
+    unconfirmed: Arc<Unconfirmed>,
     /// Id of the last entry dispatched.
     cursor: watch::Sender<StreamId>,
     /// Held while an entry is dispatched, so the cursor is read between entries.
@@ -107,6 +175,8 @@ impl StreamsNode {
             adapters: RwLock::default(),
             channels: RwLock::default(),
             sink: Mutex::new(None),
+            reachable: AtomicBool::new(true),
+            unconfirmed: Arc::default(),
             cursor: watch::Sender::new(start),
             dispatching: Mutex::new(()),
             runtime: runtime.clone(),
@@ -114,6 +184,7 @@ impl StreamsNode {
         runtime.spawn(write_loop(
             commands,
             queue,
+            node.unconfirmed.clone(),
             node.config.stream_name.clone(),
             node.config.max_len,
         ));
@@ -122,9 +193,21 @@ impl StreamsNode {
         Ok(node)
     }
 
-    /// Queues a write; when the queue is full the write is dropped (and a broadcast
-    /// delivered locally only).
+    /// Queues a write. While Redis is unreachable, or when the queue is full, the write
+    /// is dropped (and a broadcast delivered locally only, at once): queued, it would
+    /// hold this node's own kept broadcasts back from its clients until the Redis
+    /// client gave up reconnecting, then reach the other nodes late.
     pub(crate) fn send(&self, item: Outgoing) {
+        if !self.reachable.load(Ordering::Acquire) {
+            tracing::debug!("redis is away; a cluster message is not sent");
+            if let Outgoing::Append {
+                local: Some(local), ..
+            } = item
+            {
+                self.unconfirmed.fall_back(local);
+            }
+            return;
+        }
         match self.outbox.try_send(item) {
             Ok(()) => {}
             Err(
@@ -132,19 +215,27 @@ impl StreamsNode {
             ) => {
                 tracing::error!("redis writes are backed up; a cluster message is dropped");
                 if let Outgoing::Append {
-                    fallback: Some(f), ..
+                    local: Some(local), ..
                 } = item
                 {
-                    f();
+                    self.unconfirmed.fall_back(local);
                 }
             }
         }
     }
 
-    /// Appends a message to the stream.
+    /// Appends a message to the stream. A kept broadcast comes with its `fallback`,
+    /// the local delivery for when the append fails.
     pub(crate) fn append(&self, message: &Message, fallback: Option<Fallback>) {
         match message.to_stream_fields() {
-            Ok(fields) => self.send(Outgoing::Append { fields, fallback }),
+            Ok(fields) => {
+                let local = fallback.map(|deliver| {
+                    let key = fingerprint(&fields);
+                    self.unconfirmed.add(key);
+                    LocalDelivery { key, deliver }
+                });
+                self.send(Outgoing::Append { fields, local })
+            }
             Err(e) => {
                 tracing::warn!("message not sent to other nodes: {e}");
                 if let Some(f) = fallback {
@@ -223,8 +314,11 @@ impl StreamsNode {
                     .read()
                     .get(&message.nsp)
                     .and_then(Weak::upgrade);
+                // One of our kept broadcasts, unless its fallback delivered it already.
+                let ours =
+                    message.uid == self.uid && self.unconfirmed.take(fingerprint(&entry.fields));
                 if let Some(adapter) = adapter {
-                    adapter.on_stream_message(message, entry.id);
+                    adapter.on_stream_message(message, entry.id, ours);
                 }
             }
             Err(e) => tracing::warn!(id = %entry.id, "skipping stream entry: {e}"),
@@ -246,6 +340,7 @@ impl StreamsNode {
 async fn write_loop(
     mut conn: ConnectionManager,
     mut queue: mpsc::Receiver<Outgoing>,
+    unconfirmed: Arc<Unconfirmed>,
     stream: String,
     max_len: usize,
 ) {
@@ -278,10 +373,10 @@ async fn write_loop(
             tracing::error!("cannot write to redis: {e}");
             for item in batch.drain(..) {
                 if let Outgoing::Append {
-                    fallback: Some(f), ..
+                    local: Some(local), ..
                 } = item
                 {
-                    f();
+                    unconfirmed.fall_back(local);
                 }
             }
         }
@@ -328,8 +423,6 @@ async fn read_loop(node: Arc<StreamsNode>, mut conn: ConnectionManager, mut last
     }
 }
 
-/// Keeps a pub/sub connection subscribed to every registered channel, reconnecting
-/// with back-off when it drops.
 impl Transport for StreamsNode {
     fn uid(&self) -> &str {
         &self.uid
@@ -342,6 +435,8 @@ impl Transport for StreamsNode {
     }
 }
 
+/// Keeps a pub/sub connection subscribed to every registered channel, reconnecting
+/// with back-off when it drops.
 async fn pubsub_loop(node: Arc<StreamsNode>, client: redis::Client, mut first: Option<PubSub>) {
     let mut backoff = MIN_BACKOFF;
     loop {
@@ -353,6 +448,7 @@ async fn pubsub_loop(node: Arc<StreamsNode>, client: redis::Client, mut first: O
             Ok(pubsub) => {
                 let (mut sink, mut stream) = pubsub.split();
                 *node.sink.lock() = Some(sink.clone());
+                node.reachable.store(true, Ordering::Release);
                 let channels: Vec<String> = node.channels.read().keys().cloned().collect();
                 let subscribed = channels.is_empty() || sink.subscribe(&channels).await.is_ok();
                 if subscribed {
@@ -362,9 +458,13 @@ async fn pubsub_loop(node: Arc<StreamsNode>, client: redis::Client, mut first: O
                     }
                 }
                 *node.sink.lock() = None;
-                tracing::warn!("redis pub/sub connection lost; requests across nodes wait for it");
+                node.reachable.store(false, Ordering::Release);
+                tracing::warn!("redis pub/sub connection lost; nothing is sent to other nodes until it is back");
             }
-            Err(e) => tracing::warn!("cannot open a redis pub/sub connection: {e}"),
+            Err(e) => {
+                node.reachable.store(false, Ordering::Release);
+                tracing::warn!("cannot open a redis pub/sub connection: {e}")
+            }
         }
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);

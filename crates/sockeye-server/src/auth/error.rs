@@ -57,6 +57,8 @@ pub enum Refusal {
     TokenNotYetValid,
     #[error("authentication is misconfigured")]
     Misconfigured,
+    #[error("cookies are not accepted from this page's origin")]
+    CrossOriginCookie,
 }
 
 impl Refusal {
@@ -74,15 +76,20 @@ impl Refusal {
             Refusal::TokenExpired => "token_expired",
             Refusal::TokenNotYetValid => "token_not_yet_valid",
             Refusal::Misconfigured => "misconfigured",
+            Refusal::CrossOriginCookie => "cross_origin_cookie",
         }
     }
 
     /// Whether a client refused for this reason is simply not logged in, and so may
     /// enter as anonymous when `allow_anonymous` is on. Presented credentials that fail
     /// (forged, unknown, expired) are refused even then: letting them through as
-    /// anonymous would hide the failure from the client that should renew them.
+    /// anonymous would hide the failure from the client that should renew them. A
+    /// cookie from another origin is no credential at all.
     pub fn is_anonymous(&self) -> bool {
-        matches!(self, Refusal::NoCredentials | Refusal::NotAuthenticated)
+        matches!(
+            self,
+            Refusal::NoCredentials | Refusal::NotAuthenticated | Refusal::CrossOriginCookie
+        )
     }
 }
 

@@ -35,6 +35,11 @@ impl ExpressSessions {
         }
     }
 
+    /// The name of the session cookie.
+    pub fn cookie(&self) -> &str {
+        &self.cookie
+    }
+
     /// The user of the session the request's cookie points to.
     pub async fn authenticate(&self, request: &RequestInfo) -> Result<Json, Refusal> {
         let raw = request

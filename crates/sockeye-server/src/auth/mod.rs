@@ -27,6 +27,7 @@ pub use token::is_well_formed as is_well_formed_token;
 
 use crate::config::{AuthMode, Config};
 use crate::gateway::Gateway;
+use crate::origin::CookieOrigins;
 use crate::redis::RedisHandle;
 use express::ExpressSessions;
 use jwt::JwtVerifier;
@@ -66,6 +67,8 @@ pub struct Authenticator {
 struct Inner {
     method: Method,
     allow_anonymous: bool,
+    /// The pages whose cookies count as credentials.
+    cookie_origins: CookieOrigins,
 }
 
 enum Method {
@@ -106,6 +109,7 @@ impl Authenticator {
             inner: Arc::new(Inner {
                 method,
                 allow_anonymous: auth.allow_anonymous,
+                cookie_origins: CookieOrigins::new(&config.engine),
             }),
         }))
     }
@@ -141,20 +145,43 @@ impl Authenticator {
         }
     }
 
-    /// The user the socket's credentials name.
+    /// The user the socket's credentials name. Cookies count only when the page that
+    /// opened the connection may use them ([`CookieOrigins`]).
     pub async fn authenticate(&self, socket: &Socket) -> Result<Json, Refusal> {
+        let cookies = self.inner.cookie_origins.trust(socket.request());
         match &self.inner.method {
-            Method::Express(sessions) => sessions.authenticate(socket.request()).await,
+            Method::Express(sessions) => {
+                if !cookies && has_cookie(socket, sessions.cookie()) {
+                    return Err(Refusal::CrossOriginCookie);
+                }
+                sessions.authenticate(socket.request()).await
+            }
             Method::Token(sessions) => {
-                let token = credentials::presented_token(socket, Some(sessions.cookie()))?
-                    .ok_or(Refusal::NoCredentials)?;
+                let token = presented_token(socket, Some(sessions.cookie()), cookies)?;
                 sessions.authenticate(&token).await
             }
             Method::Jwt(verifier) => {
-                let token = credentials::presented_token(socket, verifier.cookie())?
-                    .ok_or(Refusal::NoCredentials)?;
+                let token = presented_token(socket, verifier.cookie(), cookies)?;
                 verifier.verify(&token).map(jwt::user_of)
             }
         }
     }
+}
+
+/// The token the client presented; one in `cookie` counts only when `cookies` are
+/// trusted.
+fn presented_token(
+    socket: &Socket,
+    cookie: Option<&str>,
+    cookies: bool,
+) -> Result<String, Refusal> {
+    match credentials::presented_token(socket, cookie.filter(|_| cookies))? {
+        Some(token) => Ok(token),
+        None if cookie.is_some_and(|c| has_cookie(socket, c)) => Err(Refusal::CrossOriginCookie),
+        None => Err(Refusal::NoCredentials),
+    }
+}
+
+fn has_cookie(socket: &Socket, name: &str) -> bool {
+    socket.request().cookie(name).is_some_and(|v| !v.is_empty())
 }
