@@ -31,7 +31,8 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use self::frame::close_code;
-use self::reader::{FrameReader, Received};
+use self::reader::FrameReader;
+pub(crate) use self::reader::Received;
 pub(crate) use self::writer::FrameWriter;
 use crate::engine::Engine;
 use crate::packet::{self, Control, Inbound};
@@ -43,8 +44,6 @@ use crate::{CloseReason, EngineSocket, HttpErrorCode, ProtocolVersion, RequestIn
 // For the fuzz targets and the benchmarks.
 #[cfg(any(feature = "fuzzing", feature = "bench"))]
 pub(crate) use self::reader::read_all as read_stream;
-#[cfg(feature = "fuzzing")]
-pub(crate) use self::reader::Received;
 
 /// How long a closing connection waits for the client's close frame.
 const CLOSE_LINGER: Duration = Duration::from_secs(1);
