@@ -139,16 +139,35 @@ pub(crate) struct Session {
 /// state and its wait: the task clears the flag before it looks, and checks it again
 /// when it waits. Cheaper than a `Notify` for a single waiter, and it adds nothing
 /// to the waiting task.
+///
+/// While the task is running outside its wait (handing a client's packet to the
+/// application, which often answers at once), a wake-up only sets the flag: the task
+/// looks at the queue before it waits again, and waking it would only make the
+/// scheduler poll it once more for nothing.
 #[derive(Default)]
 pub(crate) struct TaskWake {
     woken: AtomicBool,
     waker: AtomicWaker,
+    running: AtomicBool,
 }
 
 impl TaskWake {
     pub(crate) fn wake(&self) {
-        self.woken.store(true, Ordering::Release);
-        self.waker.wake();
+        self.woken.store(true, Ordering::SeqCst);
+        if !self.running.load(Ordering::SeqCst) {
+            self.waker.wake();
+        }
+    }
+
+    /// The task leaves its wait to handle an event; it will look at the queue before
+    /// waiting again ([`waiting`](Self::waiting)).
+    pub(crate) fn running(&self) {
+        self.running.store(true, Ordering::SeqCst);
+    }
+
+    /// The task is about to look at the queue, then wait.
+    pub(crate) fn waiting(&self) {
+        self.running.store(false, Ordering::SeqCst);
     }
 
     /// Called before the task looks at the state.

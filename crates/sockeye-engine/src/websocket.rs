@@ -465,6 +465,7 @@ fn turn<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    socket.inner.ws_task.waiting();
     for _ in 0..TAKES_PER_POLL {
         if conn.writer.is_idle() {
             // Wake-ups from now on are seen below, the queue is looked at now. (With
@@ -564,6 +565,9 @@ where
                 )
             })
             .await;
+            // Until the next turn, what the application queues is seen there without
+            // waking this task.
+            socket.inner.ws_task.running();
             timer = false;
             match event {
                 Event::Read(Ok(Some(received))) => match received {
