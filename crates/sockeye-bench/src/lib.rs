@@ -13,6 +13,7 @@ pub mod client;
 pub mod error;
 pub mod http;
 pub mod latency;
+pub mod median;
 pub mod packet;
 pub mod peer;
 pub mod procfs;

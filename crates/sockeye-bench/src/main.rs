@@ -33,6 +33,10 @@ struct Args {
     /// A line to print at the top of the report (e.g. "the machine was busy").
     #[arg(long)]
     note: Option<String>,
+    /// Run everything this many times and report the median of each figure (and the
+    /// worst of each correctness check): one disturbed phase then decides nothing.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=9))]
+    runs: u16,
     /// Do not build the peers first (they must be built already).
     #[arg(long)]
     no_build: bool,
@@ -105,14 +109,27 @@ fn main() {
         }
     };
     let started = std::time::Instant::now();
-    let results = runtime.block_on(run::run(
-        &paths,
-        &peers,
-        &scenarios,
-        &settings,
-        pin,
-        args.note.clone(),
-    ));
+    let mut runs = Vec::new();
+    for i in 0..args.runs {
+        if args.runs > 1 {
+            eprintln!("[bench] run {} of {}", i + 1, args.runs);
+        }
+        runs.push(runtime.block_on(run::run(
+            &paths,
+            &peers,
+            &scenarios,
+            &settings,
+            pin,
+            args.note.clone(),
+        )));
+    }
+    let results = match run::fold(runs) {
+        Ok(results) => results,
+        Err(e) => {
+            eprintln!("[bench] the runs could not be folded into one: {e}");
+            std::process::exit(1);
+        }
+    };
     eprintln!(
         "[bench] measured in {:.0} s",
         started.elapsed().as_secs_f64()

@@ -133,7 +133,45 @@ pub struct Results {
     /// Idle sizes left out because the open-files limit does not allow them.
     pub idle_skipped: Vec<usize>,
     pub note: Option<String>,
+    /// How many runs the figures are the median of.
+    #[serde(default = "one")]
+    pub runs: usize,
     pub peers: Vec<PeerResults>,
+}
+
+fn one() -> usize {
+    1
+}
+
+/// Several runs of the same settings folded into one: the median of every figure, the
+/// worst of every correctness counter, the load average before the first and after
+/// the last run.
+pub fn fold(runs: Vec<Results>) -> Result<Results, String> {
+    let count = runs.len();
+    let load_after = runs.last().ok_or("no run")?.machine.load_after.clone();
+    let json = runs
+        .iter()
+        .map(serde_json::to_value)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
+    let mut folded: Results =
+        serde_json::from_value(crate::median::fold(&json)).map_err(|e| e.to_string())?;
+    folded.runs = count;
+    folded.machine.load_after = load_after;
+    for run in &runs {
+        for (peer, errors) in folded
+            .peers
+            .iter_mut()
+            .zip(run.peers.iter().map(|p| &p.errors))
+        {
+            for error in errors {
+                if !peer.errors.contains(error) {
+                    peer.errors.push(error.clone());
+                }
+            }
+        }
+    }
+    Ok(folded)
 }
 
 /// Connections one process may hold here (its files limit, less a margin).
@@ -238,6 +276,7 @@ pub async fn run(
         settings: settings.clone(),
         idle_skipped,
         note,
+        runs: 1,
         peers: all,
     }
 }
