@@ -5,93 +5,18 @@
 //! broadcast to everyone; each client must then see exactly the expected events before
 //! the marker (Redis keeps one node's messages in order).
 
-use std::net::TcpListener as StdListener;
-use std::process::{Child, Command, Stdio};
+mod support;
+
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value as Json};
 use sockeye::adapter::{AdapterError, ServerEvent, ServerSideEmitError};
-use sockeye::{AckError, Event, Namespace, Socket, SocketIo, Value};
+use sockeye::{AckError, Namespace, SocketIo, Value};
 use sockeye_redis::{RedisAdapterConfig, RedisAdapterFactory, RedisConnectionState};
-use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use support::{root_with_join, serve, wait_for_server_count, Client, RedisServer, WAIT};
 
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-const WAIT: Duration = Duration::from_secs(10);
-
-/// A `redis-server` of our own on a free port, killed when dropped.
-struct RedisServer {
-    child: Child,
-    port: u16,
-    url: String,
-}
-
-fn spawn_redis(port: u16) -> Child {
-    Command::new("/usr/bin/redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .args(["--save", "", "--appendonly", "no"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("redis-server starts")
-}
-
-impl RedisServer {
-    async fn start() -> Self {
-        let port = {
-            let probe = StdListener::bind("127.0.0.1:0").expect("a free port");
-            probe.local_addr().expect("bound").port()
-        };
-        let server = RedisServer {
-            child: spawn_redis(port),
-            port,
-            url: format!("redis://127.0.0.1:{port}/"),
-        };
-        server.wait_ready().await;
-        server
-    }
-
-    /// Kills the server (as a crash or an outage would).
-    fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    /// Starts it again on the same port.
-    async fn restart(&mut self) {
-        self.child = spawn_redis(self.port);
-        self.wait_ready().await;
-    }
-
-    async fn wait_ready(&self) {
-        let client = redis::Client::open(self.url.as_str()).expect("valid url");
-        tokio::time::timeout(WAIT, async {
-            loop {
-                if let Ok(mut conn) = client.get_multiplexed_async_connection().await {
-                    let pong: Result<String, _> = redis::cmd("PING").query_async(&mut conn).await;
-                    if pong.is_ok() {
-                        return;
-                    }
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        })
-        .await
-        .expect("redis-server answers within 10 s");
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// One Sockeye node: its server handle, namespace `/`, and address.
+/// One Sockeye node: its server handle, namespace `/`, address, and the factory that
+/// reports its Redis link.
 struct Node {
     io: SocketIo,
     root: Namespace,
@@ -100,29 +25,12 @@ struct Node {
 }
 
 async fn start_node(redis: &RedisServer) -> Node {
-    let client = redis::Client::open(redis.url.as_str()).expect("valid url");
-    let factory = RedisAdapterFactory::new(client, RedisAdapterConfig::default())
+    let factory = RedisAdapterFactory::new(redis.client(), RedisAdapterConfig::default())
         .await
         .expect("connects to redis");
     let io = SocketIo::builder().adapter(factory.clone()).build();
-    let root = io.ns("/", |socket: Socket| async move {
-        socket.on("join", |socket: Socket, mut event: Event| async move {
-            if let Some(room) = event.arg(0).and_then(Value::as_str) {
-                socket.join(room.to_string());
-            }
-            event.ack(("ok",)).ok();
-        });
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("a free port");
-    let addr = listener.local_addr().expect("bound");
-    let served = io.clone();
-    tokio::spawn(sockeye::serve_with_shutdown(
-        listener,
-        served,
-        std::future::pending(),
-    ));
+    let root = root_with_join(&io);
+    let addr = serve(&io).await;
     Node {
         io,
         root,
@@ -136,122 +44,9 @@ async fn cluster(redis: &RedisServer) -> (Node, Node) {
     let a = start_node(redis).await;
     let b = start_node(redis).await;
     for node in [&a, &b] {
-        tokio::time::timeout(WAIT, async {
-            while node.root.adapter().server_count().await.expect("redis") < 2 {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        })
-        .await
-        .expect("both nodes subscribed within 10 s");
+        wait_for_server_count(&node.root, 2).await;
     }
     (a, b)
-}
-
-/// A raw Socket.IO v5 client over websocket.
-struct Client {
-    ws: Ws,
-    sid: String,
-    next_ack: u64,
-}
-
-impl Client {
-    async fn connect(node: &Node) -> Self {
-        let url = format!("ws://{}/socket.io/?EIO=4&transport=websocket", node.addr);
-        let (ws, _) = tokio_tungstenite::connect_async(url)
-            .await
-            .expect("websocket opens");
-        let mut client = Client {
-            ws,
-            sid: String::new(),
-            next_ack: 0,
-        };
-        let open = client.next_text().await;
-        assert!(open.starts_with("0{"), "open packet expected, got {open}");
-        client.send("40").await;
-        let connect = client.next_text().await;
-        let body: Json = serde_json::from_str(&connect["40".len()..]).expect("CONNECT json");
-        client.sid = body["sid"].as_str().expect("sid").to_string();
-        client
-    }
-
-    async fn send(&mut self, text: &str) {
-        self.ws
-            .send(Message::text(text.to_string()))
-            .await
-            .expect("send");
-    }
-
-    /// The next text frame, answering heartbeats.
-    async fn next_text(&mut self) -> String {
-        loop {
-            let msg = tokio::time::timeout(WAIT, self.ws.next())
-                .await
-                .expect("a frame within 10 s")
-                .expect("the connection is open")
-                .expect("a valid frame");
-            if let Message::Text(t) = msg {
-                if t.as_str() == "2" {
-                    self.send("3").await;
-                    continue;
-                }
-                return t.to_string();
-            }
-        }
-    }
-
-    /// Emits an event and waits for its ack.
-    async fn emit_with_ack(&mut self, args: Json) -> Json {
-        let id = self.next_ack;
-        self.next_ack += 1;
-        self.send(&format!("42{id}{args}")).await;
-        let prefix = format!("43{id}");
-        loop {
-            let text = self.next_text().await;
-            if let Some(rest) = text.strip_prefix(&prefix) {
-                return serde_json::from_str(rest).expect("ack json");
-            }
-        }
-    }
-
-    async fn join(&mut self, room: &str) {
-        assert_eq!(
-            self.emit_with_ack(json!(["join", room])).await,
-            json!(["ok"])
-        );
-    }
-
-    /// Answers the next event that expects an ack with `reply`; returns the event.
-    async fn answer_ack(&mut self, reply: Json) -> Json {
-        loop {
-            let text = self.next_text().await;
-            let Some(rest) = text.strip_prefix("42") else {
-                continue;
-            };
-            let split = rest.find('[').expect("event array");
-            if split == 0 {
-                continue;
-            }
-            let id = &rest[..split];
-            self.send(&format!("43{id}{reply}")).await;
-            return serde_json::from_str(&rest[split..]).expect("event json");
-        }
-    }
-
-    /// The events received up to (not including) the marker.
-    async fn events_until_marker(&mut self) -> Json {
-        let mut events = Vec::new();
-        loop {
-            let text = self.next_text().await;
-            let Some(body) = text.strip_prefix("42") else {
-                panic!("unexpected packet {text}");
-            };
-            let event: Json = serde_json::from_str(body).expect("event json");
-            if event[0] == "marker" {
-                return Json::Array(events);
-            }
-            events.push(event);
-        }
-    }
 }
 
 /// Sends the marker to every client of the cluster from `node`.
@@ -263,9 +58,9 @@ fn marker(node: &Node) {
 async fn room_broadcast_reaches_exactly_the_members_on_the_other_node_once() {
     let redis = RedisServer::start().await;
     let (a, b) = cluster(&redis).await;
-    let mut a1 = Client::connect(&a).await;
-    let mut b1 = Client::connect(&b).await;
-    let mut b2 = Client::connect(&b).await;
+    let mut a1 = Client::connect(a.addr).await;
+    let mut b1 = Client::connect(b.addr).await;
+    let mut b2 = Client::connect(b.addr).await;
     a1.join("r1").await;
     b1.join("r1").await;
 
@@ -285,9 +80,9 @@ async fn room_broadcast_reaches_exactly_the_members_on_the_other_node_once() {
 async fn except_and_local_are_honoured_across_nodes() {
     let redis = RedisServer::start().await;
     let (a, b) = cluster(&redis).await;
-    let mut b1 = Client::connect(&b).await;
-    let mut b2 = Client::connect(&b).await;
-    let mut a1 = Client::connect(&a).await;
+    let mut b1 = Client::connect(b.addr).await;
+    let mut b2 = Client::connect(b.addr).await;
+    let mut a1 = Client::connect(a.addr).await;
     b1.join("r1").await;
     b1.join("muted").await;
     b2.join("r1").await;
@@ -318,9 +113,9 @@ async fn except_and_local_are_honoured_across_nodes() {
 async fn fetch_sockets_sees_the_sockets_of_both_nodes() {
     let redis = RedisServer::start().await;
     let (a, b) = cluster(&redis).await;
-    let mut a1 = Client::connect(&a).await;
-    let b1 = Client::connect(&b).await;
-    let b2 = Client::connect(&b).await;
+    let mut a1 = Client::connect(a.addr).await;
+    let b1 = Client::connect(b.addr).await;
+    let b2 = Client::connect(b.addr).await;
     a1.join("r1").await;
 
     let mut ids: Vec<String> = a
@@ -355,9 +150,9 @@ async fn fetch_sockets_sees_the_sockets_of_both_nodes() {
 async fn remote_join_leave_and_disconnect() {
     let redis = RedisServer::start().await;
     let (a, b) = cluster(&redis).await;
-    let mut a1 = Client::connect(&a).await;
-    let mut b1 = Client::connect(&b).await;
-    let mut b2 = Client::connect(&b).await;
+    let mut a1 = Client::connect(a.addr).await;
+    let mut b1 = Client::connect(b.addr).await;
+    let mut b2 = Client::connect(b.addr).await;
 
     // Node A makes b1 (on node B) join "vip" through the socket fetched from the cluster.
     let sockets = a.root.fetch_sockets().await.expect("answers");
@@ -391,21 +186,16 @@ async fn remote_join_leave_and_disconnect() {
         .to(b2.sid.as_str())
         .disconnect_sockets(false)
         .expect("published");
-    loop {
-        let text = b2.next_text().await;
-        if text == "41" {
-            break;
-        }
-    }
+    b2.disconnected().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broadcast_with_acks_collects_the_acks_of_both_nodes() {
     let redis = RedisServer::start().await;
     let (a, b) = cluster(&redis).await;
-    let mut a1 = Client::connect(&a).await;
-    let mut b1 = Client::connect(&b).await;
-    let mut b2 = Client::connect(&b).await;
+    let mut a1 = Client::connect(a.addr).await;
+    let mut b1 = Client::connect(b.addr).await;
+    let mut b2 = Client::connect(b.addr).await;
     b2.join("r").await;
 
     let io = a.io.clone();
@@ -526,8 +316,8 @@ async fn wait_state(node: &Node, state: RedisConnectionState) {
 async fn survives_a_redis_restart() {
     let mut redis = RedisServer::start().await;
     let (a, b) = cluster(&redis).await;
-    let mut a1 = Client::connect(&a).await;
-    let mut b1 = Client::connect(&b).await;
+    let mut a1 = Client::connect(a.addr).await;
+    let mut b1 = Client::connect(b.addr).await;
 
     redis.stop();
     wait_state(&a, RedisConnectionState::Disconnected).await;

@@ -6,90 +6,18 @@
 //! broadcast to everyone; each client must then see exactly the expected events before
 //! the marker (every node delivers the stream in order).
 
-use std::net::TcpListener as StdListener;
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+mod support;
+
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value as Json};
 use sockeye::adapter::AdapterError;
-use sockeye::{Event, Namespace, RecoveryConfig, Socket, SocketIo, Value};
+use sockeye::{Namespace, RecoveryConfig, Socket, SocketIo, Value};
 use sockeye_redis::streams::{StreamsAdapterConfig, StreamsAdapterFactory};
+use support::{root_with_join, serve, wait_for_server_count, Client, RedisServer, Traffic, WAIT};
 use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-const WAIT: Duration = Duration::from_secs(10);
-
-/// A `redis-server` of our own on a free port, killed when dropped.
-struct RedisServer {
-    child: Child,
-    port: u16,
-    url: String,
-}
-
-impl RedisServer {
-    async fn start() -> Self {
-        let port = {
-            let probe = StdListener::bind("127.0.0.1:0").expect("a free port");
-            probe.local_addr().expect("bound").port()
-        };
-        Self::start_on(port).await
-    }
-
-    async fn start_on(port: u16) -> Self {
-        let child = Command::new("/usr/bin/redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server starts");
-        let server = RedisServer {
-            child,
-            port,
-            url: format!("redis://127.0.0.1:{port}/"),
-        };
-        let client = redis::Client::open(server.url.as_str()).expect("valid url");
-        tokio::time::timeout(WAIT, async {
-            loop {
-                if let Ok(mut conn) = client.get_multiplexed_async_connection().await {
-                    let pong: Result<String, _> = redis::cmd("PING").query_async(&mut conn).await;
-                    if pong.is_ok() {
-                        return;
-                    }
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        })
-        .await
-        .expect("redis-server answers within 10 s");
-        server
-    }
-
-    fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    async fn command(&self) -> redis::aio::MultiplexedConnection {
-        redis::Client::open(self.url.as_str())
-            .expect("valid url")
-            .get_multiplexed_async_connection()
-            .await
-            .expect("connects")
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
 
 struct Node {
     root: Namespace,
@@ -112,23 +40,8 @@ async fn start_node_at(url: &str, recovery: bool) -> Node {
         builder = builder.connection_state_recovery(RecoveryConfig::default());
     }
     let io = builder.adapter(factory).build();
-    let root = io.ns("/", |socket: Socket| async move {
-        socket.on("join", |socket: Socket, mut event: Event| async move {
-            if let Some(room) = event.arg(0).and_then(Value::as_str) {
-                socket.join(room.to_string());
-            }
-            event.ack(("ok",)).ok();
-        });
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("a free port");
-    let addr = listener.local_addr().expect("bound");
-    tokio::spawn(sockeye::serve_with_shutdown(
-        listener,
-        io.clone(),
-        std::future::pending(),
-    ));
+    let root = root_with_join(&io);
+    let addr = serve(&io).await;
     Node {
         root,
         addr,
@@ -141,172 +54,9 @@ async fn cluster(redis: &RedisServer) -> (Node, Node) {
     let a = start_node(redis).await;
     let b = start_node(redis).await;
     for node in [&a, &b] {
-        tokio::time::timeout(WAIT, async {
-            while node.root.adapter().server_count().await.unwrap_or(0) < 2 {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        })
-        .await
-        .expect("both nodes subscribed within 10 s");
+        wait_for_server_count(&node.root, 2).await;
     }
     (a, b)
-}
-
-/// A raw Socket.IO v5 client over websocket.
-struct Client {
-    ws: Ws,
-    sid: String,
-    next_ack: u64,
-}
-
-impl Client {
-    async fn connect(node: &Node) -> Self {
-        let url = format!("ws://{}/socket.io/?EIO=4&transport=websocket", node.addr);
-        let (ws, _) = tokio_tungstenite::connect_async(url)
-            .await
-            .expect("websocket opens");
-        let mut client = Client {
-            ws,
-            sid: String::new(),
-            next_ack: 0,
-        };
-        let open = client.next_text().await;
-        assert!(open.starts_with("0{"), "open packet expected, got {open}");
-        client.send("40").await;
-        let connect = client.next_text().await;
-        let body: Json = serde_json::from_str(&connect["40".len()..]).expect("CONNECT json");
-        client.sid = body["sid"].as_str().expect("sid").to_string();
-        client
-    }
-
-    async fn send(&mut self, text: &str) {
-        self.ws
-            .send(Message::text(text.to_string()))
-            .await
-            .expect("send");
-    }
-
-    /// The next text frame, answering heartbeats.
-    async fn next_text(&mut self) -> String {
-        self.next_text_within(WAIT).await
-    }
-
-    async fn next_text_within(&mut self, wait: Duration) -> String {
-        loop {
-            let msg = tokio::time::timeout(wait, self.ws.next())
-                .await
-                .unwrap_or_else(|_| panic!("a frame within {wait:?}"))
-                .expect("the connection is open")
-                .expect("a valid frame");
-            if let Message::Text(t) = msg {
-                if t.as_str() == "2" {
-                    self.send("3").await;
-                    continue;
-                }
-                return t.to_string();
-            }
-        }
-    }
-
-    async fn join(&mut self, room: &str) {
-        let id = self.next_ack;
-        self.next_ack += 1;
-        self.send(&format!("42{id}[\"join\",\"{room}\"]")).await;
-        let prefix = format!("43{id}");
-        loop {
-            if self.next_text().await.starts_with(&prefix) {
-                return;
-            }
-        }
-    }
-
-    /// The next event.
-    async fn next_event(&mut self) -> Json {
-        let text = self.next_text().await;
-        let Some(body) = text.strip_prefix("42") else {
-            panic!("unexpected packet {text}");
-        };
-        serde_json::from_str(body).expect("event json")
-    }
-
-    /// The events received up to (not including) the marker.
-    async fn events_until_marker(&mut self) -> Json {
-        let mut events = Vec::new();
-        loop {
-            let event = self.next_event().await;
-            if event[0] == "marker" {
-                return Json::Array(events);
-            }
-            events.push(event);
-        }
-    }
-
-    /// Reads the `["t", i, …]` events of a [`Traffic`] into `seen` until one with `i >=
-    /// until`, or, with `until` `None`, until the marker.
-    async fn read_traffic(&mut self, until: Option<u64>, seen: &mut Vec<u64>) {
-        loop {
-            let text = self.next_text_within(Duration::from_secs(30)).await;
-            let event: Json = match text.strip_prefix("42") {
-                Some(body) => serde_json::from_str(body).expect("event json"),
-                None => panic!("unexpected packet {text}"),
-            };
-            if event[0] == "marker" && until.is_none() {
-                return;
-            }
-            assert_eq!(event[0], "t", "only traffic expected, got {event}");
-            let i = event[1].as_u64().expect("a number");
-            seen.push(i);
-            if until.is_some_and(|n| i >= n) {
-                return;
-            }
-        }
-    }
-}
-
-/// Broadcasts `["t", i]` (i = 0, 1, 2…) from a namespace to a room every 10 ms.
-struct Traffic {
-    sent: Arc<AtomicU64>,
-    running: Arc<AtomicBool>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Traffic {
-    fn start(ns: Namespace, room: &'static str) -> Self {
-        let sent = Arc::new(AtomicU64::new(0));
-        let running = Arc::new(AtomicBool::new(true));
-        let task = tokio::spawn({
-            let (sent, running) = (sent.clone(), running.clone());
-            async move {
-                for i in 0.. {
-                    if !running.load(Ordering::SeqCst) {
-                        return;
-                    }
-                    ns.to(room)
-                        .emit("t", (i,))
-                        .expect("a broadcast is accepted");
-                    sent.store(i + 1, Ordering::SeqCst);
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                }
-            }
-        });
-        Traffic {
-            sent,
-            running,
-            task,
-        }
-    }
-
-    /// How many were broadcast so far.
-    fn sent(&self) -> u64 {
-        self.sent.load(Ordering::SeqCst)
-    }
-
-    /// Stops it; how many were broadcast in all.
-    async fn stop(self) -> u64 {
-        self.running.store(false, Ordering::SeqCst);
-        self.task.await.expect("the traffic task ends");
-        self.sent.load(Ordering::SeqCst)
-    }
 }
 
 /// A TCP proxy in front of Redis whose connections can all be cut (and new ones
@@ -370,9 +120,9 @@ impl Proxy {
 async fn rooms_except_volatile_and_local_across_nodes_and_malformed_entries_skipped() {
     let redis = RedisServer::start().await;
     let (a, b) = cluster(&redis).await;
-    let mut b1 = Client::connect(&b).await;
-    let mut b2 = Client::connect(&b).await;
-    let mut a1 = Client::connect(&a).await;
+    let mut b1 = Client::connect(b.addr).await;
+    let mut b2 = Client::connect(b.addr).await;
+    let mut a1 = Client::connect(a.addr).await;
     b1.join("r1").await;
     b1.join("muted").await;
     b2.join("r1").await;
@@ -470,19 +220,18 @@ async fn rooms_except_volatile_and_local_across_nodes_and_malformed_entries_skip
 async fn a_node_resumes_reading_after_redis_comes_back() {
     let mut redis = RedisServer::start().await;
     let (a, b) = cluster(&redis).await;
-    let mut b1 = Client::connect(&b).await;
+    let mut b1 = Client::connect(b.addr).await;
     a.root.emit("before", ()).expect("broadcast");
     a.root.emit("marker", ()).expect("broadcast");
     assert_eq!(b1.events_until_marker().await, json!([["before"]]));
 
     redis.stop();
     // Redis is away: broadcasts still reach this node's own clients.
-    let mut a1 = Client::connect(&a).await;
+    let mut a1 = Client::connect(a.addr).await;
     a.root.emit("marker", ()).expect("broadcast");
     assert_eq!(a1.events_until_marker().await, json!([]));
 
-    let port = redis.port;
-    let redis = RedisServer::start_on(port).await;
+    redis.restart().await;
     // The nodes reconnect on their own: broadcast until one gets through.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     let mut n = 0u64;
@@ -516,7 +265,6 @@ async fn a_node_resumes_reading_after_redis_comes_back() {
     .await
     .expect("fetch_sockets sees both nodes' sockets again within 30 s");
     assert_eq!(count, 2);
-    drop(redis);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -527,23 +275,16 @@ async fn a_redis_restart_during_traffic_keeps_local_delivery_and_cross_node_deli
     let a = start_node_at(&redis.url, true).await;
     let b = start_node_at(&redis.url, true).await;
     for node in [&a, &b] {
-        tokio::time::timeout(WAIT, async {
-            while node.root.adapter().server_count().await.unwrap_or(0) < 2 {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        })
-        .await
-        .expect("both nodes subscribed within 10 s");
+        wait_for_server_count(&node.root, 2).await;
     }
-    let mut a1 = Client::connect(&a).await;
-    let mut b1 = Client::connect(&b).await;
+    let mut a1 = Client::connect(a.addr).await;
+    let mut b1 = Client::connect(b.addr).await;
     a1.join("room").await;
     b1.join("room").await;
     let (mut at_a, mut at_b) = (Vec::new(), Vec::new());
     let traffic = Traffic::start(a.root.clone(), "room");
     b1.read_traffic(Some(3), &mut at_b).await;
 
-    let port = redis.port;
     redis.stop();
     // Redis is away: the room's member on the same node keeps getting the broadcasts,
     let stopped_at = traffic.sent();
@@ -555,7 +296,7 @@ async fn a_redis_restart_during_traffic_keeps_local_delivery_and_cross_node_deli
         "fetch_sockets without redis: {fetched:?}"
     );
 
-    let redis = RedisServer::start_on(port).await;
+    redis.restart().await;
     // The readers resume by themselves and broadcasts cross again.
     let back_at = traffic.sent();
     b1.read_traffic(Some(back_at), &mut at_b).await;
@@ -595,7 +336,6 @@ async fn a_redis_restart_during_traffic_keeps_local_delivery_and_cross_node_deli
     .await
     .expect("fetch_sockets sees both nodes' sockets again within 30 s");
     assert_eq!(sockets.len(), 2);
-    drop(redis);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -604,7 +344,7 @@ async fn a_node_cut_off_from_redis_reads_what_it_missed_from_its_last_entry() {
     let proxy = Proxy::start(redis.port).await;
     let a = start_node_at(&redis.url, false).await;
     let b = start_node_at(&proxy.url, false).await;
-    let mut b1 = Client::connect(&b).await;
+    let mut b1 = Client::connect(b.addr).await;
     b1.join("room").await;
     a.root.to("room").emit("before", ()).expect("broadcast");
     a.root.emit("marker", ()).expect("broadcast");
@@ -661,7 +401,7 @@ async fn a_node_cut_off_from_redis_reads_what_it_missed_from_its_last_entry() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fetch_sockets_fails_in_time_when_a_node_never_answers() {
     let redis = RedisServer::start().await;
-    let client = redis::Client::open(redis.url.as_str()).expect("valid url");
+    let client = redis.client();
     let timeout = Duration::from_millis(300);
     let config = StreamsAdapterConfig::default().request_timeout(timeout);
     let factory = StreamsAdapterFactory::new(client.clone(), config)
@@ -672,13 +412,8 @@ async fn fetch_sockets_fails_in_time_when_a_node_never_answers() {
     // A "node" that listens on the namespace's request channel but never answers.
     let mut silent = client.get_async_pubsub().await.expect("pubsub");
     silent.subscribe("socket.io#/#").await.expect("subscribe");
-    tokio::time::timeout(WAIT, async {
-        while root.adapter().server_count().await.unwrap_or(0) < 2 {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .expect("the silent node is counted");
+    // The silent node is counted.
+    wait_for_server_count(&root, 2).await;
     let result = tokio::time::timeout(WAIT, root.fetch_sockets())
         .await
         .expect("fetch_sockets ends");
@@ -696,8 +431,7 @@ async fn sessions_live_in_redis_for_the_window_and_are_restored_once_with_their_
     use sockeye::{PacketData, RecoveryConfig};
 
     let redis = RedisServer::start().await;
-    let client = redis::Client::open(redis.url.as_str()).expect("valid url");
-    let factory = StreamsAdapterFactory::new(client, StreamsAdapterConfig::default())
+    let factory = StreamsAdapterFactory::new(redis.client(), StreamsAdapterConfig::default())
         .await
         .expect("connects to redis");
     let window = Duration::from_secs(3);
@@ -709,23 +443,10 @@ async fn sessions_live_in_redis_for_the_window_and_are_restored_once_with_their_
         .adapter(factory)
         .build();
     let root = io.ns("/", |_: Socket| async {});
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("a free port");
-    let addr = listener.local_addr().expect("bound");
-    tokio::spawn(sockeye::serve_with_shutdown(
-        listener,
-        io.clone(),
-        std::future::pending(),
-    ));
-    let node = Node {
-        root: root.clone(),
-        addr,
-        _io: io.clone(),
-    };
+    let addr = serve(&io).await;
     // A client that is in none of the session's rooms, to know when the node has read
     // the last broadcast back from the stream.
-    let mut watcher = Client::connect(&node).await;
+    let mut watcher = Client::connect(addr).await;
     let mut conn = redis.command().await;
     let last_id = |reply: redis::Value| -> String {
         let redis::Value::Array(entries) = reply else {
